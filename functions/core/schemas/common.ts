@@ -1,0 +1,38 @@
+import * as z from 'zod';
+
+/** Server-generated identifiers are UUIDs; anything else in an id position is a 400. */
+export const Id = z.uuid({ message: 'must be a UUID' });
+export const Timestamp = z.iso.datetime().describe('ISO 8601 UTC');
+
+export const UserPathParams = z.object({ user_id: Id });
+
+export const SORTS = ['date-descending', 'date-ascending', 'name-ascending', 'name-descending'] as const;
+export const Sort = z.enum(SORTS);
+
+/** TAO's list parameters plus an opaque cursor. Per-resource filters extend this. */
+export const ListQuery = z.object({
+  skip: z.coerce.number().int().min(0).max(1_000_000).default(0).describe('Items to skip (O(skip))'),
+  size: z.coerce.number().int().min(1).max(1000).default(100).describe('Page size'),
+  sort: Sort.default('date-descending'),
+  cursor: z.string().min(1).max(2048).optional().describe('Opaque cursor from X-Next-Cursor (O(page))'),
+});
+export type ListQuery = z.infer<typeof ListQuery>;
+
+/** The one error shape: TAO's `error_desc`/`error_code` plus a machine code, details and the request id. */
+export const ErrorBody = z.object({
+  error_desc: z.string(),
+  error_code: z.number().int(),
+  code: z.string(),
+  details: z.array(
+    z.object({ path: z.array(z.union([z.string(), z.number()])).optional(), message: z.string(), code: z.string().optional() }),
+  ),
+  request_id: z.string(),
+});
+
+/** Tag values as users write them: short, printable, no commas (a comma separates tags in a filter). */
+export const Tag = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[^,\p{Cc}]+$/u, 'must not contain commas or control characters');

@@ -1,0 +1,159 @@
+import * as z from 'zod';
+import { UserPathParams } from './core/schemas/common';
+import {
+  Dataset,
+  DatasetCreate,
+  DatasetListQuery,
+  DatasetPatch,
+  DatasetPathParams,
+  DatasetReplace,
+} from './core/schemas/dataset';
+import {
+  Health,
+  LoginRequest,
+  LoginResponse,
+  Token,
+  TokenCreate,
+  TokenCreated,
+  TokenPathParams,
+  User,
+  UserCreate,
+} from './core/schemas/identity';
+
+/**
+ * The route table: the only list of Trainyard's HTTP routes. CDK builds the API Gateway routes from it,
+ * the local server dispatches from it, and the OpenAPI document is generated from it.
+ *
+ * `group` names the Lambda function (one per resource group, `functions/api/{group}.ts`);
+ * `access` is what the caller's token must allow: `public` (no token), `read`, `write`, or `admin`.
+ */
+export type HandlerGroup = 'health' | 'docs' | 'identity' | 'datasets';
+export const HANDLER_GROUPS: readonly HandlerGroup[] = ['health', 'docs', 'identity', 'datasets'];
+export type Access = 'public' | 'read' | 'write' | 'admin';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RouteDef {
+  method: HttpMethod;
+  path: string;
+  group: HandlerGroup;
+  access: Access;
+  summary: string;
+  tag: string;
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  /** Success status: creates answer 201, everything else 200. */
+  status: 200 | 201;
+  /** The success body; for `list` routes, the schema of one item (the body is a bare array of them). */
+  response?: z.ZodType;
+  /** A paginated list: bare JSON array body, X-Pagination-Total / X-Next-Cursor / Link headers. */
+  list?: boolean;
+  /** The response carries the resource's revision as ETag. */
+  etag?: boolean;
+  /** The route honours If-Match (PUT/PATCH/DELETE of a mutable resource). */
+  ifMatch?: boolean;
+  /** The route honours Idempotency-Key (POSTs that create things). */
+  idempotent?: boolean;
+  /** Non-JSON success responses (documentation). */
+  contentType?: string;
+}
+
+const USER = '/api/v1/user/{user_id}';
+
+export const routes = {
+  getLiveness: {
+    method: 'GET', path: '/api/v1/health/liveness', group: 'health', access: 'public', tag: 'health',
+    summary: 'Liveness: the function answers', status: 200, response: Health,
+  },
+  getReadiness: {
+    method: 'GET', path: '/api/v1/health/readiness', group: 'health', access: 'public', tag: 'health',
+    summary: 'Readiness: the table answers', status: 200, response: Health,
+  },
+  getOpenApi: {
+    method: 'GET', path: '/api/v1/openapi.json', group: 'docs', access: 'public', tag: 'docs',
+    summary: 'This API as an OpenAPI 3.1 document', status: 200, response: z.record(z.string(), z.unknown()),
+  },
+  getDocs: {
+    method: 'GET', path: '/docs', group: 'docs', access: 'public', tag: 'docs',
+    summary: 'API documentation page', status: 200, contentType: 'text/html',
+  },
+  login: {
+    method: 'POST', path: '/api/v1/login', group: 'identity', access: 'public', tag: 'identity',
+    summary: 'Exchange a personal access token for the user id and a bearer token (TAO login)',
+    body: LoginRequest, status: 201, response: LoginResponse,
+  },
+  createUser: {
+    method: 'POST', path: '/api/v1/admin/user', group: 'identity', access: 'admin', tag: 'identity',
+    summary: 'Create a user (admin)', body: UserCreate, status: 201, response: User, etag: true, idempotent: true,
+  },
+  listUsers: {
+    method: 'GET', path: '/api/v1/admin/user', group: 'identity', access: 'admin', tag: 'identity',
+    summary: 'List users (admin)', query: z.object({
+      skip: z.coerce.number().int().min(0).max(1_000_000).default(0),
+      size: z.coerce.number().int().min(1).max(1000).default(100),
+      cursor: z.string().min(1).max(2048).optional(),
+    }), status: 200, response: User, list: true,
+  },
+  getUser: {
+    method: 'GET', path: USER, group: 'identity', access: 'read', tag: 'identity',
+    summary: 'Get a user (the user itself or an admin)', params: UserPathParams, status: 200, response: User, etag: true,
+  },
+  createToken: {
+    method: 'POST', path: `${USER}/token`, group: 'identity', access: 'write', tag: 'identity',
+    summary: 'Create a personal access token; the secret is in `token`, shown once',
+    params: UserPathParams, body: TokenCreate, status: 201, response: TokenCreated, idempotent: true,
+  },
+  listTokens: {
+    method: 'GET', path: `${USER}/token`, group: 'identity', access: 'read', tag: 'identity',
+    summary: "List a user's tokens (never their secrets)", params: UserPathParams,
+    query: z.object({
+      skip: z.coerce.number().int().min(0).max(1_000_000).default(0),
+      size: z.coerce.number().int().min(1).max(1000).default(100),
+      cursor: z.string().min(1).max(2048).optional(),
+    }), status: 200, response: Token, list: true,
+  },
+  deleteToken: {
+    method: 'DELETE', path: `${USER}/token/{token_id}`, group: 'identity', access: 'write', tag: 'identity',
+    summary: 'Revoke a token', params: TokenPathParams, status: 200, response: Token,
+  },
+  listDatasets: {
+    method: 'GET', path: `${USER}/dataset`, group: 'datasets', access: 'read', tag: 'dataset',
+    summary: 'List datasets', params: UserPathParams, query: DatasetListQuery, status: 200, response: Dataset, list: true,
+  },
+  createDataset: {
+    method: 'POST', path: `${USER}/dataset`, group: 'datasets', access: 'write', tag: 'dataset',
+    summary: 'Create a dataset', params: UserPathParams, body: DatasetCreate, status: 201, response: Dataset,
+    etag: true, idempotent: true,
+  },
+  getDataset: {
+    method: 'GET', path: `${USER}/dataset/{dataset_id}`, group: 'datasets', access: 'read', tag: 'dataset',
+    summary: 'Get a dataset', params: DatasetPathParams, status: 200, response: Dataset, etag: true,
+  },
+  replaceDataset: {
+    method: 'PUT', path: `${USER}/dataset/{dataset_id}`, group: 'datasets', access: 'write', tag: 'dataset',
+    summary: 'Replace the editable fields of a dataset', params: DatasetPathParams, body: DatasetReplace,
+    status: 200, response: Dataset, etag: true, ifMatch: true,
+  },
+  updateDataset: {
+    method: 'PATCH', path: `${USER}/dataset/{dataset_id}`, group: 'datasets', access: 'write', tag: 'dataset',
+    summary: 'Change some fields of a dataset', params: DatasetPathParams, body: DatasetPatch,
+    status: 200, response: Dataset, etag: true, ifMatch: true,
+  },
+  deleteDataset: {
+    method: 'DELETE', path: `${USER}/dataset/{dataset_id}`, group: 'datasets', access: 'write', tag: 'dataset',
+    summary: 'Delete a dataset; answers the deleted dataset', params: DatasetPathParams, status: 200,
+    response: Dataset, ifMatch: true,
+  },
+} as const satisfies Record<string, RouteDef>;
+
+export type Routes = typeof routes;
+export type OperationId = keyof Routes;
+
+/** `METHOD /path`: API Gateway's route key, and the local server's dispatch key. */
+export function routeKeyOf(route: Pick<RouteDef, 'method' | 'path'>): string {
+  return `${route.method} ${route.path}`;
+}
+
+export function routeEntries(): [OperationId, RouteDef][] {
+  return Object.entries(routes) as [OperationId, RouteDef][];
+}

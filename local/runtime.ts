@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import S3rver from 's3rver';
+import type { HandlerGroup } from '../functions/routes';
+import { tableLayout } from '../functions/core/entities/table';
+import { type ApiHandler, type AuthorizerHandler, createApiServer } from './server';
+
+/**
+ * The embedded runtime behind `npm start` and the API tests: dynalite and s3rver on disk under the
+ * data directory, then the very same handlers behind a local API Gateway stand-in.
+ */
+export interface RuntimeOptions {
+  /** 0 picks any free port. */
+  port: number;
+  /** All state lives here and survives restarts. */
+  dataDir: string;
+  /** Use this bootstrap admin token instead of the stored or a generated one. */
+  adminToken?: string;
+}
+
+export interface Runtime {
+  url: string;
+  adminToken: string;
+  /** Where the admin token is kept, or undefined when it came from the environment. */
+  adminTokenFile?: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+const TABLE = 'trainyard';
+const BUCKET = 'trainyard-local';
+
+/** Every handler group's module. `satisfies` makes a group missing here a compile error. */
+const handlerModules = {
+  health: () => import('../functions/api/health'),
+  docs: () => import('../functions/api/docs'),
+  identity: () => import('../functions/api/identity'),
+  datasets: () => import('../functions/api/datasets'),
+} satisfies Record<HandlerGroup, () => Promise<{ handler: unknown }>>;
+
+export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const dataDir = resolve(options.dataDir);
+  await mkdir(join(dataDir, 's3'), { recursive: true });
+
+  const dynamo = dynalite({ path: join(dataDir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const dynamoPort = await listen(dynamo, 0);
+  const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: join(dataDir, 's3'), configureBuckets: [{ name: BUCKET }] });
+  const s3Address = await s3.run();
+
+  // Handlers read their configuration once, at import: set it before importing any of them.
+  Object.assign(process.env, {
+    TRAINYARD_TABLE: TABLE,
+    TRAINYARD_BUCKET: BUCKET,
+    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    TRAINYARD_DYNAMODB_ENDPOINT: `http://127.0.0.1:${dynamoPort}`,
+    TRAINYARD_S3_ENDPOINT: `http://127.0.0.1:${s3Address.port}`,
+    TRAINYARD_CURSOR_SECRET: await persistentSecret(join(dataDir, 'cursor-secret'), () => randomBytes(32).toString('base64url')),
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+  });
+  await ensureTable(`http://127.0.0.1:${dynamoPort}`);
+
+  const fromEnv = options.adminToken;
+  const adminTokenFile = fromEnv ? undefined : join(dataDir, 'admin-token');
+  const adminToken = fromEnv ?? (await persistentSecret(adminTokenFile!, () => `ty_${randomBytes(32).toString('base64url')}`));
+  const { ensureBootstrapAdmin } = await import('../functions/core/identity');
+  await ensureBootstrapAdmin(adminToken);
+
+  const handlers = Object.fromEntries(
+    await Promise.all(Object.entries(handlerModules).map(async ([group, load]) => [group, (await load()).handler])),
+  ) as Record<HandlerGroup, ApiHandler>;
+  const { handler: authorizer } = await import('../functions/api/authorizer');
+  const api = createApiServer(handlers, authorizer as AuthorizerHandler);
+  const port = await listen(api, options.port);
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    adminToken,
+    adminTokenFile,
+    dataDir,
+    async stop() {
+      await Promise.all([close(api), close(dynamo), s3.close()]);
+    },
+  };
+}
+
+async function ensureTable(endpoint: string): Promise<void> {
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  try {
+    await client.send(new DescribeTableCommand({ TableName: TABLE }));
+    return;
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
+  }
+  const { partitionKey, sortKey, globalIndexes } = tableLayout;
+  const attributes = new Set<string>([partitionKey, sortKey, ...globalIndexes.flatMap((g) => [g.partitionKey, g.sortKey])]);
+  await client.send(
+    new CreateTableCommand({
+      TableName: TABLE,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [...attributes].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      KeySchema: [
+        { AttributeName: partitionKey, KeyType: 'HASH' },
+        { AttributeName: sortKey, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: globalIndexes.map((g) => ({
+        IndexName: g.indexName,
+        KeySchema: [
+          { AttributeName: g.partitionKey, KeyType: 'HASH' },
+          { AttributeName: g.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      })),
+    }),
+  );
+  client.destroy();
+}
+
+/** A secret kept in a file (mode 600) so it survives restarts; made on first start. */
+async function persistentSecret(file: string, make: () => string): Promise<string> {
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  const value = make();
+  await writeFile(file, `${value}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return value;
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolvePort((server.address() as AddressInfo).port));
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((done) => {
+    server.close(() => done());
+    server.closeAllConnections?.();
+  });
+}
