@@ -77,7 +77,7 @@ async function serve(
   if (!match) return reply(res, { statusCode: 404, body: errorBody(404, 'not_found', `no route ${method} ${url.pathname}`, requestId) });
 
   // API Gateway adds the X-Forwarded-* headers; locally the scheme is plain HTTP.
-  const headers = { ...flattenHeaders(req), 'x-forwarded-proto': 'http' };
+  const headers: Record<string, string> = { ...flattenHeaders(req), 'x-forwarded-proto': 'http' };
   const routeKey = routeKeyOf(match.route);
   const now = new Date();
   const event: HttpEvent = {
@@ -99,7 +99,7 @@ async function serve(
       stage: '$default',
       time: now.toISOString(),
       timeEpoch: now.getTime(),
-      authorizer: { lambda: {}, principalId: '', integrationLatency: 0 },
+      authorizer: { lambda: {} },
     },
     body: body.length ? (isText(headers['content-type']) ? body.toString('utf8') : body.toString('base64')) : undefined,
     isBase64Encoded: body.length > 0 && !isText(headers['content-type']),

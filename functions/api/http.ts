@@ -68,7 +68,7 @@ export function httpHandler<G extends HandlerGroup>(group: G, implementations: I
     table.set(routeKeyOf(route), { route, run });
   }
 
-  async function respond(event: HttpEvent): Promise<HttpResult> {
+  async function respond(event: HttpEvent, _context?: Context): Promise<HttpResult> {
     const entry = table.get(event.routeKey);
     if (!entry) throw new DomainError('not_found', `no route ${event.routeKey}`);
     const { route, run } = entry;

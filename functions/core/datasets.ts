@@ -89,8 +89,8 @@ export async function listDatasets(caller: Caller, ownerId: string, query: Datas
   const filtered = hasFilter
     ? base.where((attr, op) =>
         [
-          query.type ? op.eq(attr.type, query.type) : '',
-          query.format ? op.eq(attr.format, query.format) : '',
+          query.type ? op.eq(attr.type, query.type as string) : '',
+          query.format ? op.eq(attr.format, query.format as string) : '',
           query.name ? op.contains(attr.nameKey, query.name.toLowerCase()) : '',
           ...tags.map((tag) => op.contains(attr.tags, tag)),
         ]

@@ -5,7 +5,7 @@ import { dynamo } from './clients';
 import { config } from './config';
 import { tokenEntity } from './entities/token';
 import { userEntity, type UserEntity } from './entities/user';
-import { Conflict, NotFound, Unauthorized } from './errors';
+import { Conflict, Forbidden, NotFound, Unauthorized } from './errors';
 import { type Page, readPage } from './pagination';
 import type { User } from './schemas/identity';
 import { SCOPES } from './schemas/identity';
@@ -113,7 +113,7 @@ export async function createToken(
   const scopes = [...new Set(input.scopes ?? [...SCOPES])];
   if (caller.role !== 'admin') {
     const missing = scopes.filter((s) => !caller.scopes.includes(s));
-    if (missing.length) throw new Conflict(`cannot grant scopes the calling token lacks: ${missing.join(', ')}`);
+    if (missing.length) throw new Forbidden(`cannot grant scopes the calling token lacks: ${missing.join(', ')}`);
   }
   const secret = newTokenSecret();
   const now = new Date();

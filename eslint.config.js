@@ -1,0 +1,36 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'cdk.out/', '.trainyard/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/local/*', '**/lib/*'], message: 'functions/ must not depend on local/ or lib/ (DESIGN.md).' }] },
+      ],
+    },
+  },
+  {
+    files: ['functions/api/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@aws-sdk/*'], message: 'API handlers call use cases in functions/core, never an AWS SDK client.' },
+            { group: ['**/local/*', '**/lib/*'], message: 'functions/ must not depend on local/ or lib/.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['local/**/*.ts', 'lib/**/*.ts', 'bin/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+);

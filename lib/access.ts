@@ -1,0 +1,45 @@
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { tableLayout } from '../functions/core/entities/table';
+
+/**
+ * Least-privilege access, as modes rather than policy documents (AWS Solutions Constructs style).
+ * A function is granted a mode; the actions behind each mode are written once, here.
+ */
+export type TableAccess = 'read' | 'readwrite';
+
+const TABLE_READ_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:Scan',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:DescribeTable',
+] as const;
+
+// Transactions (TransactWriteItems) are authorised per item by these same actions.
+const TABLE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'] as const;
+
+export const TABLE_ACTIONS: Record<TableAccess, readonly string[]> = {
+  read: TABLE_READ_ACTIONS,
+  readwrite: [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS],
+};
+
+/**
+ * Grant `grantee` the `access` mode on the table and on each of its indexes, named from `tableLayout`
+ * (rather than `index/*`, so the policy holds no wildcard).
+ */
+export function grantTable(grantee: iam.IGrantable, table: ITableV2, access: TableAccess): iam.Grant {
+  const indexArns = tableLayout.globalIndexes.map((index) => `${table.tableArn}/index/${index.indexName}`);
+  return iam.Grant.addToPrincipal({
+    grantee,
+    actions: [...TABLE_ACTIONS[access]],
+    resourceArns: [table.tableArn, ...indexArns],
+  });
+}
+
+/** Read the secret's value (and nothing else: no listing, no writing). */
+export function grantSecretRead(grantee: iam.IGrantable, secret: ISecret): iam.Grant {
+  return secret.grantRead(grantee);
+}

@@ -1,0 +1,33 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { Api, type ApiProps } from './api';
+
+export interface PlatformStackProps extends StackProps {
+  readonly table: ITableV2;
+  readonly bucket: IBucket;
+  readonly cursorSecret: ISecret;
+  /** Options of the API other than its dependencies. */
+  readonly api?: Omit<ApiProps, 'table' | 'bucket' | 'cursorSecret'>;
+}
+
+/** The stateless stack: the API and its functions. It holds no data, so it can be destroyed and redeployed at will. */
+export class PlatformStack extends Stack {
+  public readonly api: Api;
+
+  constructor(scope: Construct, id: string, props: PlatformStackProps) {
+    super(scope, id, props);
+    this.api = new Api(this, 'Api', {
+      ...props.api,
+      table: props.table,
+      bucket: props.bucket,
+      cursorSecret: props.cursorSecret,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the Trainyard API' });
+    new CfnOutput(this, 'TableName', { value: props.table.tableName, description: 'The DynamoDB table' });
+    new CfnOutput(this, 'BucketName', { value: props.bucket.bucketName, description: 'The data bucket' });
+  }
+}
