@@ -101,7 +101,8 @@ export const routes = {
   createToken: {
     method: 'POST', path: `${USER}/token`, group: 'identity', access: 'write', tag: 'identity',
     summary: 'Create a personal access token; the secret is in `token`, shown once',
-    params: UserPathParams, body: TokenCreate, status: 201, response: TokenCreated, idempotent: true,
+    params: UserPathParams, body: TokenCreate, status: 201, response: TokenCreated,
+    // Not idempotent on purpose: a replayable response would have to store the secret, and only hashes are stored.
   },
   listTokens: {
     method: 'GET', path: `${USER}/token`, group: 'identity', access: 'read', tag: 'identity',

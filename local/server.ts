@@ -60,7 +60,8 @@ async function serve(
 
   const body = await readBody(req);
   if (body === 'too large') {
-    return reply(res, { statusCode: 413, body: errorBody(413, 'too_large', 'request body over 10 MB; use an upload session', requestId) });
+    // The rest of the body stays unread, so this connection cannot carry another request: close it.
+    return reply(res, { statusCode: 413, headers: { connection: 'close' }, body: errorBody(413, 'too_large', 'request body over 10 MB; use an upload session', requestId) });
   }
   let match: { route: RouteDef; pathParameters: Record<string, string> } | undefined;
   for (const { route, pattern, names } of compiled) {

@@ -28,7 +28,8 @@ export function openApiDocument(): Record<string, unknown> {
     scheme: 'bearer',
     description: 'A personal access token (ty_…) or a Cognito JWT',
   });
-  const errorRef = registry.register('Error', ErrorBody);
+  // `registry.register` needs zod extended with `.openapi()`; the `id` in zod 4 metadata makes the same $ref.
+  const errorRef = ErrorBody.meta({ id: 'Error' });
   for (const [operationId, route] of routeEntries()) {
     const success = route.list
       ? z.array(route.response ?? z.unknown())

@@ -40,7 +40,9 @@ export const datasetEntity = lazy(() =>
         byOwnerName: {
           index: 'gsi2',
           pk: { field: 'gsi2pk', composite: ['ownerId'], template: 'user#${ownerId}#dataset' },
-          sk: { field: 'gsi2sk', composite: ['nameKey', 'id'] },
+          // nameKey alone, last: a separator after it would sort "cats v2" and "cats!" before "cats"
+          // (' ' and '!' sort below '#'). Index keys need not be unique: LastEvaluatedKey carries the table key.
+          sk: { field: 'gsi2sk', composite: ['nameKey'] },
         },
       },
     },

@@ -8,7 +8,7 @@
  * |-------------|-------------------------|-------------|----------------------------------------|--------------------------------------|
  * | user        | user#{id}               | user        | email#{email} (user)                   | users (created, id)                  |
  * | token       | token#{sha256(secret)}  | token       | user#{userId}#token (created, id)      |                                      |
- * | dataset     | dataset#{id}            | dataset     | user#{ownerId}#dataset (created, id)   | user#{ownerId}#dataset (name, id)    |
+ * | dataset     | dataset#{id}            | dataset     | user#{ownerId}#dataset (created, id)   | user#{ownerId}#dataset (name)        |
  * | bootstrap   | bootstrap#admin         | bootstrap   |                                        |                                      |
  * | idempotency | idempotency             | {hash}      |   (written by Powertools idempotency)  |                                      |
  */
