@@ -2,19 +2,11 @@ import middy from '@middy/core';
 import httpCors from '@middy/http-cors';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import {
-  IdempotencyAlreadyInProgressError,
-  IdempotencyConfig,
-  IdempotencyValidationError,
-  makeIdempotent,
-} from '@aws-lambda-powertools/idempotency';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import type { APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type * as z from 'zod';
 import { type Caller, callerFromContext, requireAccess } from '../core/caller';
-import { dynamo } from '../core/clients';
-import { config } from '../core/config';
-import { BadRequest, DomainError, type ErrorCode, type ErrorDetail, Unprocessable } from '../core/errors';
+import { BadRequest, DomainError, type ErrorCode, type ErrorDetail } from '../core/errors';
+import { runIdempotently, type StoredResponse } from '../core/idempotency';
 import type { Page } from '../core/pagination';
 import { etagOf } from '../core/revision';
 import { type HandlerGroup, type OperationId, type RouteDef, type Routes, routeEntries, routeKeyOf } from '../routes';
@@ -68,7 +60,7 @@ export function httpHandler<G extends HandlerGroup>(group: G, implementations: I
     table.set(routeKeyOf(route), { route, run });
   }
 
-  async function respond(event: HttpEvent, _context?: Context): Promise<HttpResult> {
+  async function respond(event: HttpEvent): Promise<HttpResult> {
     const entry = table.get(event.routeKey);
     if (!entry) throw new DomainError('not_found', `no route ${event.routeKey}`);
     const { route, run } = entry;
@@ -85,30 +77,19 @@ export function httpHandler<G extends HandlerGroup>(group: G, implementations: I
     return toResponse(route, await run(request), event);
   }
 
-  const respondIdempotently = makeIdempotent(respond, {
-    persistenceStore: idempotencyStore(),
-    config: new IdempotencyConfig({
-      // Scoped to the caller, the route and the resource path; the body must match the first request's.
-      eventKeyJmesPath: '[requestContext.authorizer.lambda.userId, routeKey, rawPath, headers."idempotency-key"]',
-      payloadValidationJmesPath: 'body',
-      expiresAfterSeconds: 24 * 3600,
-      responseHook: (response) => {
-        const replay = response as HttpResult;
-        return { ...replay, headers: { ...replay.headers, 'idempotent-replayed': 'true' } };
-      },
-    }),
-  });
-
-  async function dispatch(event: HttpEvent, context: Context): Promise<HttpResult> {
+  async function dispatch(event: HttpEvent): Promise<HttpResult> {
     const route = table.get(event.routeKey)?.route;
     const key = header(event, 'idempotency-key');
     if (!route?.idempotent || key === undefined) return respond(event);
     if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY) {
       throw new BadRequest(`Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY} characters`);
     }
-    // Only authenticated callers reach here with a key: check access first so a 401 is never cached.
-    requireAccess(route.access, callerFromContext(event.requestContext.authorizer?.lambda));
-    return (await respondIdempotently(event, context)) as HttpResult;
+    // Check access first, so a key is only ever remembered for an authenticated caller.
+    const caller = requireAccess(route.access, callerFromContext(event.requestContext.authorizer?.lambda));
+    // Scoped to the caller, the route and the resource path; the body must match the first request's.
+    const scope = `${caller?.userId} ${event.routeKey} ${event.rawPath}`;
+    const { response, replayed } = await runIdempotently(scope, key, event.body, () => respond(event) as Promise<StoredResponse>);
+    return replayed ? { ...response, headers: { ...response.headers, 'idempotent-replayed': 'true' } } : response;
   }
 
   return middy<HttpEvent, HttpResult>()
@@ -122,19 +103,6 @@ export function httpHandler<G extends HandlerGroup>(group: G, implementations: I
     .use(accessLog())
     .use(errorResponses())
     .handler(dispatch);
-}
-
-let store: DynamoDBPersistenceLayer | undefined;
-function idempotencyStore(): DynamoDBPersistenceLayer {
-  store ??= new DynamoDBPersistenceLayer({
-    tableName: config().tableName,
-    keyAttr: 'pk',
-    sortKeyAttr: 'sk',
-    staticPkValue: 'idempotency',
-    expiryAttr: 'ttl',
-    awsSdkV3Client: dynamo() as never,
-  });
-  return store;
 }
 
 function header(event: HttpEvent, name: string): string | undefined {
@@ -205,11 +173,6 @@ function errorResponses(): middy.MiddlewareObj<HttpEvent, HttpResult> {
       let details: ErrorDetail[] = [];
       if (error instanceof DomainError) {
         ({ code, message, details } = error);
-      } else if (error instanceof IdempotencyValidationError) {
-        ({ code, message } = new Unprocessable('this Idempotency-Key was used with a different body'));
-      } else if (error instanceof IdempotencyAlreadyInProgressError) {
-        code = 'conflict';
-        message = 'a request with this Idempotency-Key is still in progress; retry shortly';
       } else {
         logger.error('unhandled error', { error: error as Error, requestId });
       }

@@ -1,14 +1,13 @@
-import type { EntityItem } from 'electrodb';
 import { type Caller, requireNamespace } from './caller';
-import { datasetEntity, type DatasetEntity } from './entities/dataset';
+import { deleteItem, getItem, isConditionalCheckFailure, putItem, updateItem } from './dynamo';
+import { type DatasetRecord, datasetIndexKeys, datasetItem, datasetKey, datasetsByOwner } from './entities/dataset';
 import { Conflict, NotFound, PreconditionFailed } from './errors';
 import { assertUserExists } from './identity';
-import { type Page, type PageRequest, readPage } from './pagination';
-import { checkIfMatch, isConditionalCheckFailure } from './revision';
+import { type Page, readPage } from './pagination';
+import { checkIfMatch } from './revision';
 import type { Dataset, DatasetCreate, DatasetListQuery, DatasetPatch, DatasetReplace } from './schemas/dataset';
 import { newId } from './tokens';
 
-type DatasetRecord = EntityItem<DatasetEntity>;
 type EditableFields = Pick<DatasetRecord, 'name' | 'description' | 'type' | 'format' | 'version' | 'logo' | 'tags'>;
 
 const DEFAULT_VERSION = '1.0.0';
@@ -53,10 +52,9 @@ export async function createDataset(caller: Caller, ownerId: string, input: Data
   const id = newId();
   const now = new Date().toISOString();
   const fields = editableFrom(input, id);
-  const out = await datasetEntity()
-    .create({ id, ownerId, ...fields, nameKey: fields.name.toLowerCase(), revision: 1, createdOn: now, lastModified: now })
-    .go();
-  return toDataset(out.data);
+  const record: DatasetRecord = { id, ownerId, ...fields, revision: 1, createdOn: now, lastModified: now };
+  await putItem(datasetItem(record), { ConditionExpression: 'attribute_not_exists(pk)' });
+  return toDataset(record);
 }
 
 /**
@@ -69,9 +67,9 @@ export async function getDataset(caller: Caller, ownerId: string, id: string): P
 
 async function loadDataset(caller: Caller, ownerId: string, id: string): Promise<DatasetRecord> {
   requireNamespace(caller, ownerId);
-  const out = await datasetEntity().get({ id }).go();
-  if (!out.data || out.data.ownerId !== ownerId) throw new NotFound('dataset');
-  return out.data;
+  const record = (await getItem(datasetKey(id))) as DatasetRecord | undefined;
+  if (!record || record.ownerId !== ownerId) throw new NotFound('dataset');
+  return record;
 }
 
 /**
@@ -80,35 +78,37 @@ async function loadDataset(caller: Caller, ownerId: string, id: string): Promise
  */
 export async function listDatasets(caller: Caller, ownerId: string, query: DatasetListQuery): Promise<Page<Dataset>> {
   requireNamespace(caller, ownerId);
-  const entity = datasetEntity();
-  const byName = query.sort.startsWith('name');
-  const order = query.sort.endsWith('ascending') ? 'asc' : 'desc';
-  const tags = query.tag ? [...new Set(query.tag.split(',').map((t) => t.trim()).filter(Boolean))] : [];
-  const hasFilter = Boolean(query.type || query.format || query.name || tags.length);
-  const base = byName ? entity.query.byOwnerName({ ownerId }) : entity.query.byOwnerDate({ ownerId });
-  const filtered = hasFilter
-    ? base.where((attr, op) =>
-        [
-          query.type ? op.eq(attr.type, query.type as string) : '',
-          query.format ? op.eq(attr.format, query.format as string) : '',
-          query.name ? op.contains(attr.nameKey, query.name.toLowerCase()) : '',
-          ...tags.map((tag) => op.contains(attr.tags, tag)),
-        ]
-          .filter(Boolean)
-          .join(' AND '),
-      )
+  const tags = query.tag ? [...new Set(query.tag.split(',').map((t) => t.trim()).filter(Boolean))].sort() : [];
+  const filters: string[] = [];
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const filter = (attribute: string, value: unknown, make: (name: string, value: string) => string, slot = attribute) => {
+    names[`#${attribute}`] = attribute;
+    values[`:${slot}`] = value;
+    filters.push(make(`#${attribute}`, `:${slot}`));
+  };
+  if (query.type) filter('type', query.type, (n, v) => `${n} = ${v}`);
+  if (query.format) filter('format', query.format, (n, v) => `${n} = ${v}`);
+  if (query.name) filter('nameKey', query.name.toLowerCase(), (n, v) => `contains(${n}, ${v})`);
+  tags.forEach((tag, i) => filter('tags', tag, (n, v) => `contains(${n}, ${v})`, `tag${i}`));
+  const base = datasetsByOwner(ownerId, query.sort.startsWith('name') ? 'name' : 'date', query.sort.endsWith('ascending'));
+  const params = filters.length
+    ? {
+        ...base,
+        FilterExpression: filters.join(' AND '),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ...values },
+      }
     : base;
-  const index = byName ? ['gsi2pk', 'gsi2sk'] : ['gsi1pk', 'gsi1sk'];
   const page = await readPage(
-    { params: filtered.params({ order }), keyAttributes: ['pk', 'sk', ...index], filtered: hasFilter },
-    { size: query.size, skip: query.skip, cursor: query.cursor } satisfies PageRequest,
+    params,
+    { size: query.size, skip: query.skip, cursor: query.cursor },
     {
       callerId: caller.userId,
-      query: { ns: ownerId, kind: 'dataset', sort: query.sort, type: query.type, format: query.format, name: query.name, tags: tags.sort().join(',') },
+      query: { ns: ownerId, kind: 'dataset', sort: query.sort, type: query.type, format: query.format, name: query.name, tags: tags.join(',') },
     },
   );
-  const parsed = entity.parse({ Items: page.items }).data as DatasetRecord[];
-  return { ...page, items: parsed.map(toDataset) };
+  return { ...page, items: (page.items as unknown as DatasetRecord[]).map(toDataset) };
 }
 
 /** Replace a dataset's editable fields (PUT): omitted optional fields return to their defaults. */
@@ -145,12 +145,17 @@ async function changeDataset(
     checkIfMatch(ifMatch, current.revision);
     const fields = change(current);
     try {
-      const out = await datasetEntity()
-        .patch({ id })
-        .set({ ...fields, nameKey: fields.name.toLowerCase(), revision: current.revision + 1, lastModified: new Date().toISOString() })
-        .where((attr, op) => op.eq(attr.revision, current.revision))
-        .go({ response: 'all_new' });
-      return toDataset(out.data as DatasetRecord);
+      const next: DatasetRecord = { ...current, ...fields, revision: current.revision + 1, lastModified: new Date().toISOString() };
+      const changes: Record<string, unknown> = { ...fields, nameKey: fields.name.toLowerCase(), revision: next.revision, lastModified: next.lastModified, ...datasetIndexKeys(next) };
+      const names = Object.fromEntries(Object.keys(changes).map((k) => [`#${k}`, k]));
+      const values = Object.fromEntries(Object.entries(changes).map(([k, v]) => [`:${k}`, v]));
+      const updated = await updateItem(datasetKey(id), {
+        UpdateExpression: `SET ${Object.keys(changes).map((k) => `#${k} = :${k}`).join(', ')}`,
+        ConditionExpression: 'attribute_exists(pk) AND #revision = :expected',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: { ...values, ':expected': current.revision },
+      });
+      return toDataset(updated as unknown as DatasetRecord);
     } catch (error) {
       if (!isConditionalCheckFailure(error)) throw error;
       // The revision moved under us: with If-Match that is the client's precondition failing.
@@ -165,10 +170,11 @@ export async function deleteDataset(caller: Caller, ownerId: string, id: string,
   const current = await loadDataset(caller, ownerId, id);
   checkIfMatch(ifMatch, current.revision);
   try {
-    await datasetEntity()
-      .delete({ id })
-      .where((attr, op) => op.eq(attr.revision, current.revision))
-      .go();
+    await deleteItem(datasetKey(id), {
+      ConditionExpression: '#revision = :expected',
+      ExpressionAttributeNames: { '#revision': 'revision' },
+      ExpressionAttributeValues: { ':expected': current.revision },
+    });
   } catch (error) {
     if (!isConditionalCheckFailure(error)) throw error;
     throw ifMatch !== undefined ? new PreconditionFailed() : new Conflict('the dataset changed while it was being deleted; retry');

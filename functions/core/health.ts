@@ -1,6 +1,4 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { dynamo } from './clients';
-import { config } from './config';
+import { getItem } from './dynamo';
 import { DomainError } from './errors';
 
 /** Liveness needs nothing; readiness proves the table answers (one consistent-free point read). */
@@ -10,7 +8,7 @@ export async function liveness() {
 
 export async function readiness() {
   try {
-    await dynamo().send(new GetCommand({ TableName: config().tableName, Key: { pk: 'health', sk: 'health' } }));
+    await getItem({ pk: 'health', sk: 'health' });
     return { status: 'ok' as const, checks: { table: 'ok' } };
   } catch {
     throw new DomainError('internal', 'the table does not answer');

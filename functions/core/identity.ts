@@ -1,18 +1,12 @@
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { EntityItem } from 'electrodb';
 import { type AuthorizerContext, type Caller, requireNamespace } from './caller';
-import { dynamo } from './clients';
-import { config } from './config';
-import { tokenEntity } from './entities/token';
-import { userEntity, type UserEntity } from './entities/user';
+import { deleteItem, getItem, isConditionalCheckFailure, putItem, query } from './dynamo';
+import { type TokenRecord, tokenItem, tokenKey, tokensByUser } from './entities/token';
+import { allUsers, type UserRecord, userItem, userKey, usersByEmail } from './entities/user';
 import { Conflict, Forbidden, NotFound, Unauthorized } from './errors';
 import { type Page, readPage } from './pagination';
 import type { User } from './schemas/identity';
 import { SCOPES } from './schemas/identity';
 import { hashToken, looksLikeToken, newId, newTokenSecret, tokenDisplayPrefix } from './tokens';
-
-type UserRecord = EntityItem<UserEntity>;
-type TokenRecord = EntityItem<ReturnType<typeof tokenEntity>>;
 
 const DEFAULT_TOKEN_DAYS = 90;
 /** The bootstrap admin's token lives as long as the deployment; rotate it with TRAINYARD_ADMIN_TOKEN. */
@@ -36,9 +30,9 @@ function toToken(r: TokenRecord) {
 }
 
 export async function assertUserExists(userId: string): Promise<UserRecord> {
-  const out = await userEntity().get({ id: userId }).go();
-  if (!out.data) throw new NotFound('user');
-  return out.data;
+  const user = (await getItem(userKey(userId))) as UserRecord | undefined;
+  if (!user) throw new NotFound('user');
+  return user;
 }
 
 /**
@@ -54,10 +48,10 @@ export async function authenticate(authorization: string | undefined): Promise<A
 
 async function authenticateSecret(secret: string): Promise<AuthorizerContext> {
   if (!looksLikeToken(secret)) return { authenticated: false, reason: 'unknown or malformed token' };
-  const token = (await tokenEntity().get({ hash: hashToken(secret) }).go()).data;
+  const token = (await getItem(tokenKey(hashToken(secret)))) as TokenRecord | undefined;
   if (!token) return { authenticated: false, reason: 'unknown or malformed token' };
   if (token.expiresOn <= new Date().toISOString()) return { authenticated: false, reason: 'token expired' };
-  const user = (await userEntity().get({ id: token.userId }).go()).data;
+  const user = (await getItem(userKey(token.userId))) as UserRecord | undefined;
   if (!user) return { authenticated: false, reason: 'the token owner no longer exists' };
   return { authenticated: true, userId: user.id, role: user.role, scopes: token.scopes.join(','), tokenId: token.id };
 }
@@ -75,13 +69,13 @@ export async function login(apiKey: string): Promise<{ user_id: string; token: s
 /** Create a user (admins only; the route enforces it). A second user with the same email is a 409. */
 export async function createUser(input: { email: string; name: string }, role: 'admin' | 'user' = 'user'): Promise<User> {
   const email = input.email.toLowerCase();
-  const existing = await userEntity().query.byEmail({ email }).go({ limit: 1 });
-  if (existing.data.length > 0) throw new Conflict(`a user with email ${email} exists`);
+  // A read-then-write check: two simultaneous creates with one email could both pass (admins only, rare).
+  const existing = await query({ ...usersByEmail(email), Limit: 1 });
+  if (existing.items.length > 0) throw new Conflict(`a user with email ${email} exists`);
   const now = new Date().toISOString();
-  const out = await userEntity()
-    .create({ id: newId(), email, name: input.name, role, revision: 1, createdOn: now, lastModified: now })
-    .go();
-  return toUser(out.data);
+  const user: UserRecord = { id: newId(), email, name: input.name, role, revision: 1, createdOn: now, lastModified: now };
+  await putItem(userItem(user), { ConditionExpression: 'attribute_not_exists(pk)' });
+  return toUser(user);
 }
 
 export async function getUser(caller: Caller, userId: string): Promise<User> {
@@ -92,11 +86,11 @@ export async function getUser(caller: Caller, userId: string): Promise<User> {
 /** List all users, newest first (admins only; the route enforces it). */
 export async function listUsers(caller: Caller, request: { size: number; skip: number; cursor?: string }): Promise<Page<User>> {
   const page = await readPage(
-    { params: userEntity().query.all({}).params({ order: 'desc' }), keyAttributes: ['pk', 'sk', 'gsi2pk', 'gsi2sk'], filtered: false },
+    allUsers(),
     request,
     { callerId: caller.userId, query: { kind: 'user' } },
   );
-  return { ...page, items: (userEntity().parse({ Items: page.items }).data as UserRecord[]).map(toUser) };
+  return { ...page, items: (page.items as unknown as UserRecord[]).map(toUser) };
 }
 
 /**
@@ -118,30 +112,45 @@ export async function createToken(
   const secret = newTokenSecret();
   const now = new Date();
   const expiresOn = new Date(now.getTime() + (input.expires_in_days ?? DEFAULT_TOKEN_DAYS) * 86_400_000).toISOString();
-  const out = await tokenEntity()
-    .create({ hash: hashToken(secret), id: newId(), userId, name: input.name, scopes, prefix: tokenDisplayPrefix(secret), createdOn: now.toISOString(), expiresOn })
-    .go();
-  return { ...toToken(out.data), token: secret };
+  const token: TokenRecord = { hash: hashToken(secret), id: newId(), userId, name: input.name, scopes, prefix: tokenDisplayPrefix(secret), createdOn: now.toISOString(), expiresOn };
+  await putItem(tokenItem(token), { ConditionExpression: 'attribute_not_exists(pk)' });
+  return { ...toToken(token), token: secret };
 }
 
 export async function listTokens(caller: Caller, userId: string, request: { size: number; skip: number; cursor?: string }) {
   requireNamespace(caller, userId);
   const page = await readPage(
-    { params: tokenEntity().query.byUser({ userId }).params({ order: 'desc' }), keyAttributes: ['pk', 'sk', 'gsi1pk', 'gsi1sk'], filtered: false },
+    tokensByUser(userId),
     request,
     { callerId: caller.userId, query: { ns: userId, kind: 'token' } },
   );
-  return { ...page, items: (tokenEntity().parse({ Items: page.items }).data as TokenRecord[]).map(toToken) };
+  return { ...page, items: (page.items as unknown as TokenRecord[]).map(toToken) };
 }
 
 /** Revoke a token by id. */
 export async function deleteToken(caller: Caller, userId: string, tokenId: string) {
   requireNamespace(caller, userId);
-  const owned = await tokenEntity().query.byUser({ userId }).where((attr, op) => op.eq(attr.id, tokenId)).go({ pages: 'all' });
-  const token = owned.data[0];
+  const token = await findToken(userId, tokenId);
   if (!token) throw new NotFound('token');
-  await tokenEntity().delete({ hash: token.hash }).go();
+  await deleteItem(tokenKey(token.hash));
   return toToken(token);
+}
+
+async function findToken(userId: string, tokenId: string): Promise<TokenRecord | undefined> {
+  const byUser = tokensByUser(userId);
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await query({
+      ...byUser,
+      FilterExpression: '#id = :id',
+      ExpressionAttributeNames: { '#id': 'id' },
+      ExpressionAttributeValues: { ...byUser.ExpressionAttributeValues, ':id': tokenId },
+      ExclusiveStartKey: start,
+    });
+    if (out.items[0]) return out.items[0] as unknown as TokenRecord;
+    start = out.lastKey;
+  } while (start);
+  return undefined;
 }
 
 /**
@@ -150,23 +159,20 @@ export async function deleteToken(caller: Caller, userId: string, tokenId: strin
  */
 export async function ensureBootstrapAdmin(secret: string): Promise<{ userId: string }> {
   if (!looksLikeToken(secret)) throw new Error('the admin token must look like ty_ followed by at least 20 url-safe characters');
-  const { tableName } = config();
-  const found = await dynamo().send(new GetCommand({ TableName: tableName, Key: BOOTSTRAP_KEY }));
-  let userId = found.Item?.userId as string | undefined;
+  let userId = (await getItem(BOOTSTRAP_KEY, true))?.userId as string | undefined;
   if (!userId) {
     const admin = await createUser({ email: 'admin@trainyard.local', name: 'Administrator' }, 'admin').catch(async (error) => {
       if (!(error instanceof Conflict)) throw error;
-      const existing = await userEntity().query.byEmail({ email: 'admin@trainyard.local' }).go();
-      return toUser(existing.data[0]!);
+      const existing = await query(usersByEmail('admin@trainyard.local'));
+      return toUser(existing.items[0] as unknown as UserRecord);
     });
     userId = admin.id;
-    await dynamo().send(new PutCommand({ TableName: tableName, Item: { ...BOOTSTRAP_KEY, userId } }));
+    await putItem({ ...BOOTSTRAP_KEY, entity: 'bootstrap', userId });
   }
   const hash = hashToken(secret);
-  if (!(await tokenEntity().get({ hash }).go()).data) {
-    await tokenEntity()
-      .create({ hash, id: newId(), userId, name: 'bootstrap admin', scopes: [...SCOPES], prefix: tokenDisplayPrefix(secret), createdOn: new Date().toISOString(), expiresOn: NEVER })
-      .go();
-  }
+  const token: TokenRecord = { hash, id: newId(), userId, name: 'bootstrap admin', scopes: [...SCOPES], prefix: tokenDisplayPrefix(secret), createdOn: new Date().toISOString(), expiresOn: NEVER };
+  await putItem(tokenItem(token), { ConditionExpression: 'attribute_not_exists(pk)' }).catch((error) => {
+    if (!isConditionalCheckFailure(error)) throw error; // already one of the admin's tokens
+  });
   return { userId };
 }

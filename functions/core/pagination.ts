@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { dynamo } from './clients';
+import { query, type QueryInput } from './dynamo';
+import { type IndexName, positionAttributes } from './entities/table';
 import { BadRequest } from './errors';
 import { cursorSigningKey } from './secrets';
 
@@ -15,15 +15,6 @@ import { cursorSigningKey } from './secrets';
  * `skip` reads and discards (O(skip)); `cursor` starts where the last page ended (O(page)).
  */
 export type Key = Record<string, unknown>;
-
-export interface QueryPlan {
-  /** A complete DynamoDB Query (key condition, filter, index, order) without Limit/ExclusiveStartKey. */
-  params: QueryCommandInput;
-  /** The attributes that make up an item's position in this index (table keys + index keys). */
-  keyAttributes: readonly string[];
-  /** Whether `params` has a FilterExpression beyond entity ownership (reads more per round trip). */
-  filtered: boolean;
-}
 
 export interface PageRequest {
   size: number;
@@ -44,15 +35,17 @@ export interface CursorBinding {
   query: Record<string, unknown>;
 }
 
-export async function readPage(plan: QueryPlan, request: PageRequest, binding: CursorBinding): Promise<Page<Record<string, unknown>>> {
+/** One page of `params` (a complete Query without Limit/ExclusiveStartKey) for `request`. */
+export async function readPage(params: QueryInput, request: PageRequest, binding: CursorBinding): Promise<Page<Record<string, unknown>>> {
   const fingerprint = fingerprintOf(binding.query);
   const startKey = request.cursor ? await openCursor(request.cursor, binding.callerId, fingerprint) : undefined;
-  const [window, total] = await Promise.all([readWindow(plan, request, startKey), countMatches(plan)]);
+  const [window, total] = await Promise.all([readWindow(params, request, startKey), countMatches(params)]);
   const nextCursor = window.lastKey ? await sealCursor(window.lastKey, binding.callerId, fingerprint) : undefined;
   return { items: window.items, total, nextCursor };
 }
 
-async function readWindow(plan: QueryPlan, request: PageRequest, startKey: Key | undefined) {
+async function readWindow(params: QueryInput, request: PageRequest, startKey: Key | undefined) {
+  const filtered = Boolean(params.FilterExpression);
   const items: Record<string, unknown>[] = [];
   let toSkip = request.skip;
   let exclusiveStartKey = startKey;
@@ -60,9 +53,9 @@ async function readWindow(plan: QueryPlan, request: PageRequest, startKey: Key |
   do {
     const wanted = toSkip + (request.size - items.length) + 1;
     // Unfiltered, DynamoDB returns exactly what is asked; filtered, read wider to save round trips.
-    const limit = Math.min(plan.filtered ? Math.max(wanted * 4, 200) : wanted, 1000);
-    const out = await dynamo().send(new QueryCommand({ ...plan.params, Limit: limit, ExclusiveStartKey: exclusiveStartKey }));
-    for (const item of out.Items ?? []) {
+    const limit = Math.min(filtered ? Math.max(wanted * 4, 200) : wanted, 1000);
+    const out = await query({ ...params, Limit: limit, ExclusiveStartKey: exclusiveStartKey });
+    for (const item of out.items) {
       if (toSkip > 0) toSkip--;
       else if (items.length < request.size) items.push(item);
       else {
@@ -70,19 +63,19 @@ async function readWindow(plan: QueryPlan, request: PageRequest, startKey: Key |
         break;
       }
     }
-    exclusiveStartKey = out.LastEvaluatedKey;
+    exclusiveStartKey = out.lastKey;
   } while (!hasMore && exclusiveStartKey);
   const last = items.at(-1);
-  return { items, lastKey: hasMore && last ? pick(last, plan.keyAttributes) : undefined };
+  return { items, lastKey: hasMore && last ? pick(last, positionAttributes(params.IndexName as IndexName | undefined)) : undefined };
 }
 
-async function countMatches(plan: QueryPlan): Promise<number> {
+async function countMatches(params: QueryInput): Promise<number> {
   let total = 0;
   let exclusiveStartKey: Key | undefined;
   do {
-    const out = await dynamo().send(new QueryCommand({ ...plan.params, Select: 'COUNT', ExclusiveStartKey: exclusiveStartKey }));
-    total += out.Count ?? 0;
-    exclusiveStartKey = out.LastEvaluatedKey;
+    const out = await query({ ...params, Select: 'COUNT', ExclusiveStartKey: exclusiveStartKey });
+    total += out.count;
+    exclusiveStartKey = out.lastKey;
   } while (exclusiveStartKey);
   return total;
 }

@@ -12,13 +12,3 @@ export function checkIfMatch(ifMatch: string | undefined, revision: number): voi
   if (candidates.includes('*') || candidates.includes(String(revision))) return;
   throw new PreconditionFailed();
 }
-
-/** DynamoDB's conditional-check failure, however deep the SDK or ElectroDB wrapped it. */
-export function isConditionalCheckFailure(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const name = (e as { name?: string }).name;
-    if (name === 'ConditionalCheckFailedException') return true;
-    if (typeof (e as Error).message === 'string' && (e as Error).message.includes('conditional request failed')) return true;
-  }
-  return false;
-}

@@ -31,8 +31,8 @@ let items: Item[] = [];
 const RESPONSE_CAP = 50;
 
 const fakeDynamo = {
-  send: vi.fn(async (command: { input: QueryInput }) => {
-    const { Limit, ExclusiveStartKey, Select, FilterExpression, ScanIndexForward } = command.input;
+  query: vi.fn(async (input: QueryInput) => {
+    const { Limit, ExclusiveStartKey, Select, FilterExpression, ScanIndexForward } = input;
     const ordered = ScanIndexForward === false ? [...items].reverse() : items;
     const start = ExclusiveStartKey ? ordered.findIndex((i) => i.pk === ExclusiveStartKey.pk && i.sk === ExclusiveStartKey.sk) + 1 : 0;
     const budget = Math.min(Limit ?? Infinity, RESPONSE_CAP);
@@ -41,11 +41,11 @@ const fakeDynamo = {
     const stoppedEarly = evaluated.length === budget && evaluated.length > 0;
     const last = evaluated.at(-1);
     const LastEvaluatedKey = stoppedEarly && last ? { pk: last.pk, sk: last.sk } : undefined;
-    return Select === 'COUNT' ? { Count: matching.length, LastEvaluatedKey } : { Items: matching.map((i) => ({ ...i })), LastEvaluatedKey };
+    return { count: matching.length, lastKey: LastEvaluatedKey, items: Select === 'COUNT' ? [] : matching.map((i) => ({ ...i })) };
   }),
 };
 
-vi.mock('../../functions/core/clients', () => ({ dynamo: () => fakeDynamo }));
+vi.mock('../../functions/core/dynamo', () => ({ query: fakeDynamo.query }));
 
 // Configuration is read from the environment on first use: set it before importing the module.
 process.env.TRAINYARD_TABLE = 'unit-table';
@@ -64,12 +64,9 @@ function makeItems(count: number): Item[] {
   return Array.from({ length: count }, (_, n) => ({ pk: `p#${n}`, sk: `s#${String(n).padStart(4, '0')}`, n }));
 }
 
+/** A table query (no IndexName: an item's position is its pk and sk) with the named stand-in filter. */
 function plan(filter: keyof typeof FILTERS, order: 'asc' | 'desc' = 'asc') {
-  return {
-    params: { TableName: 'unit-table', KeyConditionExpression: 'x', ScanIndexForward: order === 'asc', ...(filter === 'all' ? {} : { FilterExpression: filter }) },
-    keyAttributes: ['pk', 'sk'],
-    filtered: filter !== 'all',
-  };
+  return { KeyConditionExpression: 'x', ScanIndexForward: order === 'asc', ...(filter === 'all' ? {} : { FilterExpression: filter }) };
 }
 
 const binding = (callerId = 'caller-a', query: Record<string, unknown> = { ns: 'a', sort: 'date-ascending' }) => ({ callerId, query });

@@ -1,7 +1,7 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PreconditionFailed } from '../../functions/core/errors';
-import { checkIfMatch, etagOf, isConditionalCheckFailure } from '../../functions/core/revision';
+import { checkIfMatch, etagOf } from '../../functions/core/revision';
 
 const revision = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 
@@ -72,22 +72,5 @@ describe('ETag and If-Match', () => {
       expect(error).toBeInstanceOf(PreconditionFailed);
       expect((error as PreconditionFailed).code).toBe('precondition_failed');
     }
-  });
-});
-
-describe('isConditionalCheckFailure', () => {
-  it('recognises DynamoDB conditional-check failures however they are wrapped', () => {
-    const sdk = Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' });
-    expect(isConditionalCheckFailure(sdk)).toBe(true);
-    expect(isConditionalCheckFailure(new Error('wrapped', { cause: sdk }))).toBe(true);
-    expect(isConditionalCheckFailure(new Error('electro', { cause: new Error('deeper', { cause: sdk }) }))).toBe(true);
-    expect(isConditionalCheckFailure(new Error('Error thrown by DynamoDB client: "The conditional request failed"'))).toBe(true);
-  });
-
-  it('does not mistake other errors for one', () => {
-    expect(isConditionalCheckFailure(undefined)).toBe(false);
-    expect(isConditionalCheckFailure(new Error('ProvisionedThroughputExceededException'))).toBe(false);
-    expect(isConditionalCheckFailure(Object.assign(new Error('x'), { name: 'ResourceNotFoundException' }))).toBe(false);
-    expect(isConditionalCheckFailure('a string')).toBe(false);
   });
 });

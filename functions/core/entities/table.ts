@@ -1,16 +1,20 @@
 /**
  * The one DynamoDB table, as data: CDK builds it from this, the local runtime creates it in dynalite
- * from this, and the entities below name its attributes. Nothing else spells out key attributes.
+ * from this, and the entity modules beside this file build every key. Nothing else spells out keys.
  *
- * Key scheme (ElectroDB lowercases composite values; `…` is ElectroDB's own prefix):
+ * Key scheme:
  *
- * | entity      | pk                      | sk          | gsi1pk (gsi1sk)                        | gsi2pk (gsi2sk)                      |
- * |-------------|-------------------------|-------------|----------------------------------------|--------------------------------------|
- * | user        | user#{id}               | user        | email#{email} (user)                   | users (created, id)                  |
- * | token       | token#{sha256(secret)}  | token       | user#{userId}#token (created, id)      |                                      |
- * | dataset     | dataset#{id}            | dataset     | user#{ownerId}#dataset (created, id)   | user#{ownerId}#dataset (name)        |
- * | bootstrap   | bootstrap#admin         | bootstrap   |                                        |                                      |
- * | idempotency | idempotency             | {hash}      |   (written by Powertools idempotency)  |                                      |
+ * | entity      | pk                      | sk          | gsi1pk (gsi1sk)                          | gsi2pk (gsi2sk)                         |
+ * |-------------|-------------------------|-------------|------------------------------------------|-----------------------------------------|
+ * | user        | user#{id}               | user        | email#{email} (user)                     | users ({createdOn}#{id})                |
+ * | token       | token#{sha256(secret)}  | token       | user#{userId}#token ({createdOn}#{id})   |                                         |
+ * | dataset     | dataset#{id}            | dataset     | user#{ownerId}#dataset ({createdOn}#{id})| user#{ownerId}#dataset ({nameKey})      |
+ * | bootstrap   | bootstrap#admin         | bootstrap   |                                          |                                         |
+ * | idempotency | idempotency#{sha256}    | idempotency |                                          |                                         |
+ *
+ * The name index's sort key is the lower-cased name alone: any separator after it would sort
+ * "cats v2" before "cats". Ties are fine: a cursor carries the table key too.
+ * Every item carries `entity` (its kind) and, where it expires, `ttl` (epoch seconds).
  */
 export const tableLayout = {
   partitionKey: 'pk',
@@ -23,3 +27,10 @@ export const tableLayout = {
 } as const;
 
 export type IndexName = (typeof tableLayout.globalIndexes)[number]['indexName'];
+
+/** The attributes that position an item in a query over `index` (table key + index key). */
+export function positionAttributes(index?: IndexName): string[] {
+  const table = [tableLayout.partitionKey, tableLayout.sortKey];
+  const gsi = tableLayout.globalIndexes.find((g) => g.indexName === index);
+  return gsi ? [...table, gsi.partitionKey, gsi.sortKey] : table;
+}

@@ -1,39 +1,41 @@
-import { Entity } from 'electrodb';
-import { SERVICE, entityOptions, lazy } from './service';
+import type { QueryInput } from '../dynamo';
 
 /** A person or service account. `role` admin may act on every namespace. */
-export const userEntity = lazy(() =>
-  new Entity(
-    {
-      model: { entity: 'user', version: '1', service: SERVICE },
-      attributes: {
-        id: { type: 'string', required: true, readOnly: true },
-        email: { type: 'string', required: true },
-        name: { type: 'string', required: true },
-        role: { type: ['admin', 'user'] as const, required: true },
-        revision: { type: 'number', required: true },
-        createdOn: { type: 'string', required: true, readOnly: true },
-        lastModified: { type: 'string', required: true },
-      },
-      indexes: {
-        byId: {
-          pk: { field: 'pk', composite: ['id'], template: 'user#${id}' },
-          sk: { field: 'sk', composite: [], template: 'user' },
-        },
-        byEmail: {
-          index: 'gsi1',
-          pk: { field: 'gsi1pk', composite: ['email'], template: 'email#${email}' },
-          sk: { field: 'gsi1sk', composite: [], template: 'user' },
-        },
-        /** All users, newest first: one partition, fine for the handful of users a team has. */
-        all: {
-          index: 'gsi2',
-          pk: { field: 'gsi2pk', composite: [], template: 'users' },
-          sk: { field: 'gsi2sk', composite: ['createdOn', 'id'] },
-        },
-      },
-    },
-    entityOptions(),
-  ),
-);
-export type UserEntity = ReturnType<typeof userEntity>;
+export interface UserRecord {
+  id: string;
+  email: string;
+  name: string;
+  role: 'admin' | 'user';
+  revision: number;
+  createdOn: string;
+  lastModified: string;
+}
+
+export const userKey = (id: string) => ({ pk: `user#${id}`, sk: 'user' });
+
+export function userItem(user: UserRecord) {
+  return {
+    ...userKey(user.id),
+    entity: 'user',
+    gsi1pk: `email#${user.email}`,
+    gsi1sk: 'user',
+    gsi2pk: 'users',
+    gsi2sk: `${user.createdOn}#${user.id}`,
+    ...user,
+  };
+}
+
+/** byEmail: the user with this (lower-cased) email, if any. */
+export const usersByEmail = (email: string): QueryInput => ({
+  IndexName: 'gsi1',
+  KeyConditionExpression: 'gsi1pk = :pk',
+  ExpressionAttributeValues: { ':pk': `email#${email}` },
+});
+
+/** all: every user, newest first. One partition: fine for the handful of users a team has. */
+export const allUsers = (): QueryInput => ({
+  IndexName: 'gsi2',
+  KeyConditionExpression: 'gsi2pk = :pk',
+  ExpressionAttributeValues: { ':pk': 'users' },
+  ScanIndexForward: false,
+});
