@@ -1,0 +1,92 @@
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type * as Dynamo from '../../functions/core/dynamo';
+
+/**
+ * The DynamoDB and Secrets Manager adapters talk to AWS over fetch; here fetch is a stand-in that
+ * records what would be sent, so the wire format, the signing and the error mapping are checked
+ * without AWS. (The API tests run the same adapter against dynalite for real.)
+ */
+process.env.TRAINYARD_TABLE = 'unit-table';
+process.env.TRAINYARD_BUCKET = 'unit-bucket';
+process.env.TRAINYARD_CURSOR_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:cursor';
+process.env.AWS_REGION = 'eu-west-1';
+process.env.AWS_ACCESS_KEY_ID = 'AKIAUNITTEST';
+process.env.AWS_SECRET_ACCESS_KEY = 'unit-secret';
+process.env.AWS_SESSION_TOKEN = 'unit-session';
+delete process.env.TRAINYARD_DYNAMODB_ENDPOINT;
+delete process.env.TRAINYARD_CURSOR_SECRET;
+
+let dynamo: typeof Dynamo;
+const sent: Request[] = [];
+
+function answer(status: number, body: unknown) {
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async (request: Request) => {
+      sent.push(request);
+      return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/x-amz-json-1.0' } });
+    }),
+  );
+}
+
+beforeAll(async () => {
+  dynamo = await import('../../functions/core/dynamo');
+});
+
+afterEach(() => {
+  sent.length = 0;
+  vi.unstubAllGlobals();
+});
+
+describe('DynamoDB adapter', () => {
+  it('sends a signed JSON-protocol request to the regional endpoint, with the table and typed values', async () => {
+    answer(200, { Item: { pk: { S: 'dataset#1' }, sk: { S: 'dataset' }, revision: { N: '3' }, tags: { L: [{ S: 'a' }] } } });
+    const item = await dynamo.getItem({ pk: 'dataset#1', sk: 'dataset' });
+    expect(item).toEqual({ pk: 'dataset#1', sk: 'dataset', revision: 3, tags: ['a'] });
+    const request = sent[0]!;
+    expect(request.url).toBe('https://dynamodb.eu-west-1.amazonaws.com/');
+    expect(request.headers.get('x-amz-target')).toBe('DynamoDB_20120810.GetItem');
+    expect(request.headers.get('authorization')).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAUNITTEST\/\d{8}\/eu-west-1\/dynamodb\/aws4_request/);
+    expect(request.headers.get('x-amz-security-token')).toBe('unit-session');
+    expect(await request.json()).toEqual({ TableName: 'unit-table', Key: { pk: { S: 'dataset#1' }, sk: { S: 'dataset' } }, ConsistentRead: false });
+  });
+
+  it('names DynamoDB errors as the service does, so a failed condition is recognised', async () => {
+    answer(400, { __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException', message: 'The conditional request failed' });
+    const error = await dynamo.putItem({ pk: 'x', sk: 'y' }, { ConditionExpression: 'attribute_not_exists(pk)' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(dynamo.DynamoError);
+    expect(dynamo.isConditionalCheckFailure(error)).toBe(true);
+    expect(dynamo.isConditionalCheckFailure(new dynamo.DynamoError('ValidationException', 'bad', 400))).toBe(false);
+    expect(dynamo.isConditionalCheckFailure(new Error('The conditional request failed'))).toBe(false);
+  });
+
+  it('marshals query inputs and unmarshals pages, including the continuation key', async () => {
+    answer(200, { Items: [{ pk: { S: 'a' }, n: { N: '1' } }], Count: 1, LastEvaluatedKey: { pk: { S: 'a' }, sk: { S: 'b' } } });
+    const page = await dynamo.query({
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :pk',
+      ExpressionAttributeValues: { ':pk': 'user#1#dataset' },
+      ExclusiveStartKey: { pk: 'z', sk: 'z' },
+      Limit: 5,
+    });
+    expect(page).toEqual({ items: [{ pk: 'a', n: 1 }], count: 1, lastKey: { pk: 'a', sk: 'b' } });
+    expect(await sent[0]!.json()).toMatchObject({
+      IndexName: 'gsi1',
+      Limit: 5,
+      ExpressionAttributeValues: { ':pk': { S: 'user#1#dataset' } },
+      ExclusiveStartKey: { pk: { S: 'z' }, sk: { S: 'z' } },
+    });
+  });
+});
+
+describe('Secrets Manager adapter', () => {
+  it('reads the cursor key once from the secret named by its ARN', async () => {
+    answer(200, { SecretString: 'k'.repeat(64) });
+    const { cursorSigningKey } = await import('../../functions/core/secrets');
+    expect(await cursorSigningKey()).toBe('k'.repeat(64));
+    expect(await cursorSigningKey()).toBe('k'.repeat(64));
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.headers.get('x-amz-target')).toBe('secretsmanager.GetSecretValue');
+    expect(await sent[0]!.json()).toEqual({ SecretId: process.env.TRAINYARD_CURSOR_SECRET_ARN });
+  });
+});
