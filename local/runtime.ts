@@ -62,6 +62,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     AWS_SECRET_ACCESS_KEY: 'local',
     TRAINYARD_DYNAMODB_ENDPOINT: `http://127.0.0.1:${dynamoPort}`,
     TRAINYARD_S3_ENDPOINT: `http://127.0.0.1:${s3Address.port}`,
+    // dynalite has no TransactWriteItems: multi-item writes run in order (functions/core/dynamo.ts).
+    TRAINYARD_DYNAMODB_TRANSACTIONS: 'off',
     TRAINYARD_CURSOR_SECRET: await persistentSecret(join(dataDir, 'cursor-secret'), () => randomBytes(32).toString('base64url')),
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
   });
@@ -86,7 +88,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     adminTokenFile,
     dataDir,
     async stop() {
-      await Promise.all([close(api), close(dynamo), s3.close()]);
+      // Let requests in flight finish before their table goes away, then stop the stand-ins.
+      await close(api);
+      await api.drained();
+      await Promise.all([close(dynamo), s3.close()]);
     },
   };
 }
@@ -139,9 +144,14 @@ function listen(server: Server, port: number): Promise<number> {
   });
 }
 
-function close(server: Server): Promise<void> {
+/** Stops accepting, ends idle keep-alive connections, and gives busy ones a moment to finish. */
+function close(server: Server, graceMs = 5_000): Promise<void> {
   return new Promise((done) => {
-    server.close(() => done());
-    server.closeAllConnections?.();
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearTimeout(force);
+      done();
+    });
+    server.closeIdleConnections();
   });
 }

@@ -35,15 +35,29 @@ function compile(route: RouteDef): CompiledRoute {
   return { route, pattern: new RegExp(`^${source}$`), names };
 }
 
-export function createApiServer(handlers: Record<HandlerGroup, ApiHandler>, authorizer: AuthorizerHandler): Server {
+export interface ApiServer extends Server {
+  /** Resolves once no request is being handled (a client that hung up does not stop its handler). */
+  drained(): Promise<void>;
+}
+
+export function createApiServer(handlers: Record<HandlerGroup, ApiHandler>, authorizer: AuthorizerHandler): ApiServer {
   const compiled = routeEntries().map(([, route]) => compile(route));
-  return createServer((req, res) => {
-    serve(req, res, compiled, handlers, authorizer).catch((error: unknown) => {
-      console.error('local server error', error);
-      if (!res.headersSent) reply(res, { statusCode: 500, body: errorBody(500, 'internal', 'local server error', randomUUID()) });
-      else res.end();
-    });
-  });
+  let inFlight = 0;
+  const idle: (() => void)[] = [];
+  const server = createServer((req, res) => {
+    inFlight++;
+    serve(req, res, compiled, handlers, authorizer)
+      .catch((error: unknown) => {
+        console.error('local server error', error);
+        if (!res.headersSent) reply(res, { statusCode: 500, body: errorBody(500, 'internal', 'local server error', randomUUID()) });
+        else res.end();
+      })
+      .finally(() => {
+        if (--inFlight === 0) for (const done of idle.splice(0)) done();
+      });
+  }) as ApiServer;
+  server.drained = () => (inFlight === 0 ? Promise.resolve() : new Promise((done) => idle.push(done)));
+  return server;
 }
 
 async function serve(

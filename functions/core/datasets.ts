@@ -1,6 +1,14 @@
 import { type Caller, requireNamespace } from './caller';
-import { deleteItem, getItem, isConditionalCheckFailure, putItem, updateItem } from './dynamo';
-import { type DatasetRecord, datasetIndexKeys, datasetItem, datasetKey, datasetsByOwner } from './entities/dataset';
+import { getItem, isConditionalCheckFailure, updateItem, writeTogether } from './dynamo';
+import {
+  countDatasets,
+  datasetCounterKey,
+  type DatasetRecord,
+  datasetIndexKeys,
+  datasetItem,
+  datasetKey,
+  datasetsByOwner,
+} from './entities/dataset';
 import { Conflict, NotFound, PreconditionFailed } from './errors';
 import { assertUserExists } from './identity';
 import { type Page, readPage } from './pagination';
@@ -53,7 +61,7 @@ export async function createDataset(caller: Caller, ownerId: string, input: Data
   const now = new Date().toISOString();
   const fields = editableFrom(input, id);
   const record: DatasetRecord = { id, ownerId, ...fields, revision: 1, createdOn: now, lastModified: now };
-  await putItem(datasetItem(record), { ConditionExpression: 'attribute_not_exists(pk)' });
+  await writeTogether([{ put: datasetItem(record), condition: { ConditionExpression: 'attribute_not_exists(pk)' } }, countDatasets(ownerId, 1)]);
   return toDataset(record);
 }
 
@@ -107,6 +115,8 @@ export async function listDatasets(caller: Caller, ownerId: string, query: Datas
       callerId: caller.userId,
       query: { ns: ownerId, kind: 'dataset', sort: query.sort, type: query.type, format: query.format, name: query.name, tags: tags.join(',') },
     },
+    // Unfiltered, the total is the namespace's counter: one read instead of counting every dataset.
+    filters.length ? undefined : async () => Number((await getItem(datasetCounterKey(ownerId)))?.n ?? 0),
   );
   return { ...page, items: (page.items as unknown as DatasetRecord[]).map(toDataset) };
 }
@@ -170,11 +180,17 @@ export async function deleteDataset(caller: Caller, ownerId: string, id: string,
   const current = await loadDataset(caller, ownerId, id);
   checkIfMatch(ifMatch, current.revision);
   try {
-    await deleteItem(datasetKey(id), {
-      ConditionExpression: '#revision = :expected',
-      ExpressionAttributeNames: { '#revision': 'revision' },
-      ExpressionAttributeValues: { ':expected': current.revision },
-    });
+    await writeTogether([
+      {
+        delete: datasetKey(id),
+        condition: {
+          ConditionExpression: '#revision = :expected',
+          ExpressionAttributeNames: { '#revision': 'revision' },
+          ExpressionAttributeValues: { ':expected': current.revision },
+        },
+      },
+      countDatasets(ownerId, -1),
+    ]);
   } catch (error) {
     if (!isConditionalCheckFailure(error)) throw error;
     throw ifMatch !== undefined ? new PreconditionFailed() : new Conflict('the dataset changed while it was being deleted; retry');

@@ -69,7 +69,7 @@ async function call(operation: string, input: Record<string, unknown>): Promise<
   const response = await client.fetch(endpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${operation}` },
-    body: JSON.stringify({ TableName: config().tableName, ...input }),
+    body: JSON.stringify(operation === 'TransactWriteItems' ? input : { TableName: config().tableName, ...input }),
   });
   const text = await response.text();
   const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
@@ -134,4 +134,45 @@ export async function query(input: QueryInput): Promise<{ items: Item[]; count: 
 
 export function isConditionalCheckFailure(error: unknown): boolean {
   return error instanceof DynamoError && error.name === 'ConditionalCheckFailedException';
+}
+
+export type Write =
+  | { put: Item; condition?: { ConditionExpression: string } & Expression }
+  | { delete: Item; condition?: { ConditionExpression: string } & Expression }
+  | { update: Item; UpdateExpression: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Item };
+
+/**
+ * Several writes that stand or fall together: one TransactWriteItems in AWS. Where the table has no
+ * transactions (dynalite, TRAINYARD_DYNAMODB_TRANSACTIONS=off) they run in order, so the first write
+ * must carry the condition that decides, and the rest must be unconditional (counters, index items);
+ * a crash between them is the only way they can part, and only there.
+ * A failed condition surfaces as ConditionalCheckFailedException either way.
+ */
+export async function writeTogether(writes: Write[]): Promise<void> {
+  if (process.env.TRAINYARD_DYNAMODB_TRANSACTIONS === 'off') {
+    for (const write of writes) {
+      if ('put' in write) await putItem(write.put, write.condition);
+      else if ('delete' in write) await deleteItem(write.delete, write.condition);
+      else await updateItem(write.update, write);
+    }
+    return;
+  }
+  const { tableName: TableName } = config();
+  const conditional = (c?: { ConditionExpression: string } & Expression) => (c ? { ConditionExpression: c.ConditionExpression, ...expression(c) } : {});
+  const TransactItems = writes.map((write) =>
+    'put' in write
+      ? { Put: { TableName, Item: toWire(write.put), ...conditional(write.condition) } }
+      : 'delete' in write
+        ? { Delete: { TableName, Key: toWire(write.delete), ...conditional(write.condition) } }
+        : { Update: { TableName, Key: toWire(write.update), UpdateExpression: write.UpdateExpression, ...expression(write) } },
+  );
+  try {
+    await call('TransactWriteItems', { TransactItems });
+  } catch (error) {
+    const reasons = String((error as Error).message);
+    if (error instanceof DynamoError && error.name === 'TransactionCanceledException' && reasons.includes('ConditionalCheckFailed')) {
+      throw new DynamoError('ConditionalCheckFailedException', reasons, error.status);
+    }
+    throw error;
+  }
 }

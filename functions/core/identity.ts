@@ -46,14 +46,50 @@ export async function authenticate(authorization: string | undefined): Promise<A
   return authenticateSecret(match[1]);
 }
 
+/**
+ * Recently verified tokens, per process, for a few seconds: most requests then cost no table read to
+ * authenticate (API Gateway's own authorizer cache would do the same, for longer, but it is off so that
+ * refusals keep the flat error shape). A revocation reaches other instances within this time; the
+ * instance that revokes forgets at once. Expiry is checked on every use.
+ */
+const VERIFIED_TTL_MS = 10_000;
+const VERIFIED_MAX = 1_000;
+type Verified = { context: AuthorizerContext & { authenticated: true }; expiresOn: string };
+const verified = new Map<string, Verified & { until: number }>();
+
+function forgetToken(hash: string): void {
+  verified.delete(hash);
+}
+
 async function authenticateSecret(secret: string): Promise<AuthorizerContext> {
   if (!looksLikeToken(secret)) return { authenticated: false, reason: 'unknown or malformed token' };
-  const token = (await getItem(tokenKey(hashToken(secret)))) as TokenRecord | undefined;
+  const hash = hashToken(secret);
+  const now = Date.now();
+  const cached = verified.get(hash);
+  let known: Verified;
+  if (cached && cached.until > now) known = cached;
+  else {
+    const looked = await lookUpToken(hash);
+    if ('reason' in looked) {
+      forgetToken(hash);
+      return looked;
+    }
+    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+    verified.set(hash, { ...looked, until: now + VERIFIED_TTL_MS });
+    known = looked;
+  }
+  return known.expiresOn <= new Date(now).toISOString() ? { authenticated: false, reason: 'token expired' } : known.context;
+}
+
+async function lookUpToken(hash: string): Promise<Verified | { authenticated: false; reason: string }> {
+  const token = (await getItem(tokenKey(hash))) as TokenRecord | undefined;
   if (!token) return { authenticated: false, reason: 'unknown or malformed token' };
-  if (token.expiresOn <= new Date().toISOString()) return { authenticated: false, reason: 'token expired' };
   const user = (await getItem(userKey(token.userId))) as UserRecord | undefined;
   if (!user) return { authenticated: false, reason: 'the token owner no longer exists' };
-  return { authenticated: true, userId: user.id, role: user.role, scopes: token.scopes.join(','), tokenId: token.id };
+  return {
+    context: { authenticated: true, userId: user.id, role: user.role, scopes: token.scopes.join(','), tokenId: token.id },
+    expiresOn: token.expiresOn,
+  };
 }
 
 /**
@@ -133,6 +169,7 @@ export async function deleteToken(caller: Caller, userId: string, tokenId: strin
   const token = await findToken(userId, tokenId);
   if (!token) throw new NotFound('token');
   await deleteItem(tokenKey(token.hash));
+  forgetToken(token.hash);
   return toToken(token);
 }
 

@@ -36,10 +36,16 @@ export interface CursorBinding {
 }
 
 /** One page of `params` (a complete Query without Limit/ExclusiveStartKey) for `request`. */
-export async function readPage(params: QueryInput, request: PageRequest, binding: CursorBinding): Promise<Page<Record<string, unknown>>> {
+export async function readPage(
+  params: QueryInput,
+  request: PageRequest,
+  binding: CursorBinding,
+  /** A cheaper exact total than counting the query's matches, where the caller keeps one. */
+  countAll?: () => Promise<number>,
+): Promise<Page<Record<string, unknown>>> {
   const fingerprint = fingerprintOf(binding.query);
   const startKey = request.cursor ? await openCursor(request.cursor, binding.callerId, fingerprint) : undefined;
-  const [window, total] = await Promise.all([readWindow(params, request, startKey), countMatches(params)]);
+  const [window, total] = await Promise.all([readWindow(params, request, startKey), countAll ? countAll() : countMatches(params)]);
   const nextCursor = window.lastKey ? await sealCursor(window.lastKey, binding.callerId, fingerprint) : undefined;
   return { items: window.items, total, nextCursor };
 }

@@ -14,6 +14,7 @@ process.env.AWS_ACCESS_KEY_ID = 'AKIAUNITTEST';
 process.env.AWS_SECRET_ACCESS_KEY = 'unit-secret';
 process.env.AWS_SESSION_TOKEN = 'unit-session';
 delete process.env.TRAINYARD_DYNAMODB_ENDPOINT;
+delete process.env.TRAINYARD_DYNAMODB_TRANSACTIONS;
 delete process.env.TRAINYARD_CURSOR_SECRET;
 
 let dynamo: typeof Dynamo;
@@ -76,6 +77,40 @@ describe('DynamoDB adapter', () => {
       ExpressionAttributeValues: { ':pk': { S: 'user#1#dataset' } },
       ExclusiveStartKey: { pk: { S: 'z' }, sk: { S: 'z' } },
     });
+  });
+});
+
+describe('writes that stand or fall together', () => {
+  it('become one TransactWriteItems with the table named in each item', async () => {
+    answer(200, {});
+    await dynamo.writeTogether([
+      { put: { pk: 'dataset#1', sk: 'dataset' }, condition: { ConditionExpression: 'attribute_not_exists(pk)' } },
+      { update: { pk: 'counter#u', sk: 'counter' }, UpdateExpression: 'ADD #n :one', ExpressionAttributeNames: { '#n': 'n' }, ExpressionAttributeValues: { ':one': 1 } },
+    ]);
+    expect(sent[0]!.headers.get('x-amz-target')).toBe('DynamoDB_20120810.TransactWriteItems');
+    expect(await sent[0]!.json()).toEqual({
+      TransactItems: [
+        { Put: { TableName: 'unit-table', Item: { pk: { S: 'dataset#1' }, sk: { S: 'dataset' } }, ConditionExpression: 'attribute_not_exists(pk)' } },
+        {
+          Update: {
+            TableName: 'unit-table',
+            Key: { pk: { S: 'counter#u' }, sk: { S: 'counter' } },
+            UpdateExpression: 'ADD #n :one',
+            ExpressionAttributeNames: { '#n': 'n' },
+            ExpressionAttributeValues: { ':one': { N: '1' } },
+          },
+        },
+      ],
+    });
+  });
+
+  it('report a cancelled transaction whose condition failed as a failed condition', async () => {
+    answer(400, {
+      __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
+      message: 'Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed, None]',
+    });
+    const error = await dynamo.writeTogether([{ delete: { pk: 'a', sk: 'b' }, condition: { ConditionExpression: 'attribute_exists(pk)' } }]).catch((e: unknown) => e);
+    expect(dynamo.isConditionalCheckFailure(error)).toBe(true);
   });
 });
 

@@ -40,3 +40,13 @@ export function datasetsByOwner(ownerId: string, order: 'date' | 'name', ascendi
     ScanIndexForward: ascending,
   };
 }
+
+/** The exact number of datasets in a namespace, kept beside them so unfiltered totals cost one read. */
+export const datasetCounterKey = (ownerId: string) => ({ pk: `counter#user#${ownerId}#dataset`, sk: 'counter' });
+
+export const countDatasets = (ownerId: string, delta: 1 | -1) => ({
+  update: datasetCounterKey(ownerId),
+  UpdateExpression: 'SET #entity = :entity ADD #n :delta',
+  ExpressionAttributeNames: { '#entity': 'entity', '#n': 'n' },
+  ExpressionAttributeValues: { ':entity': 'counter', ':delta': delta },
+});
