@@ -10,8 +10,8 @@ const CONNECTIONS = 50;
 const DURATION_S = 10;
 const BUDGET_P99_MS = 25;
 
-async function load(url: string, token: string) {
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, headers: { authorization: `Bearer ${token}` } });
+async function load(url: string, token: string, connections = CONNECTIONS) {
+  const result = await autocannon({ url, connections, duration: DURATION_S, headers: { authorization: `Bearer ${token}` } });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { requests_per_s: round(result.requests.average), p50_ms: result.latency.p50, p99_ms: result.latency.p99, requests: result.requests.total };
 }
@@ -25,7 +25,11 @@ const figures = await withRuntime(async ({ url, userId, token }) => {
   const get = await load(`${base}/${ids[0]}`, token);
   progress(`  ${JSON.stringify(get)}\nGET a list page (size=20)…`);
   const list = await load(`${base}?size=20`, token);
-  progress(`  ${JSON.stringify(list)}`);
-  return { get, list };
+  progress(`  ${JSON.stringify(list)}\nGET one dataset at 4 connections (latency without queueing)…`);
+  const get4 = await load(`${base}/${ids[0]}`, token, 4);
+  progress(`  ${JSON.stringify(get4)}\nGET liveness (the stack without the table)…`);
+  const liveness = await load(`${url}/api/v1/health/liveness`, token);
+  progress(`  ${JSON.stringify(liveness)}`);
+  return { get, list, get_4_connections: get4, liveness };
 });
 report({ bench: 'http-throughput', connections: CONNECTIONS, duration_s: DURATION_S, ...figures, budget_get_p99_ms: BUDGET_P99_MS, within_budget: figures.get.p99_ms <= BUDGET_P99_MS });

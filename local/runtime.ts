@@ -87,12 +87,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     adminToken,
     adminTokenFile,
     dataDir,
-    async stop() {
+    stop: once(async () => {
       // Let requests in flight finish before their table goes away, then stop the stand-ins.
       await close(api);
       await api.drained();
-      await Promise.all([close(dynamo), s3.close()]);
-    },
+      await Promise.all([close(dynamo), s3.close().catch(() => undefined)]);
+    }),
   };
 }
 
@@ -144,8 +144,15 @@ function listen(server: Server, port: number): Promise<number> {
   });
 }
 
+/** Runs `fn` at most once; later calls share the first call's promise. */
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= fn());
+}
+
 /** Stops accepting, ends idle keep-alive connections, and gives busy ones a moment to finish. */
 function close(server: Server, graceMs = 5_000): Promise<void> {
+  if (!server.listening) return Promise.resolve();
   return new Promise((done) => {
     const force = setTimeout(() => server.closeAllConnections(), graceMs);
     server.close(() => {

@@ -25,9 +25,14 @@ try {
   console.log(`OpenAPI:      ${runtime.url}/api/v1/openapi.json`);
   console.log(`Admin token:  ${where}`);
   console.log(`Data:         ${runtime.dataDir}`);
-  const shutdown = async () => {
-    await runtime.stop();
-    process.exit(0);
+  const shutdown = () => {
+    runtime.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`Trainyard stopped uncleanly: ${(error as Error).message}`);
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
