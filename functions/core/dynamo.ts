@@ -1,6 +1,7 @@
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { AwsClient } from 'aws4fetch';
 import { config } from './config';
+import { postSigned } from './signed-http';
 
 /**
  * The DynamoDB adapter: the document-style operations Trainyard uses, spoken as DynamoDB's JSON
@@ -8,8 +9,9 @@ import { config } from './config';
  *
  * Why not the AWS SDK v3 client here: bundled, the DynamoDB client alone is about 330 KB minified and
  * about 100 ms of cold import, over the whole budget of a function (400 KB, 80 ms). The protocol is
- * small and stable; aws4fetch signs, retries throttling and 5xx with backoff, and util-dynamodb
- * (de)serialises attribute values exactly as the SDK's DocumentClient does.
+ * small and stable; aws4fetch signs (SigV4), signed-http.ts sends over keep-alive node:http(s) and
+ * retries throttling and 5xx, and util-dynamodb (de)serialises attribute values exactly as the SDK's
+ * DocumentClient does.
  */
 export type Item = Record<string, unknown>;
 
@@ -57,7 +59,6 @@ function connection() {
         sessionToken: AWS_SESSION_TOKEN,
         service: 'dynamodb',
         region,
-        retries: 4,
       }),
     };
   }
@@ -66,14 +67,12 @@ function connection() {
 
 async function call(operation: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
   const { client, endpoint } = connection();
-  const response = await client.fetch(endpoint, {
-    method: 'POST',
+  const response = await postSigned(client, endpoint, {
     headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${operation}` },
     body: JSON.stringify(operation === 'TransactWriteItems' ? input : { TableName: config().tableName, ...input }),
   });
-  const text = await response.text();
-  const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
-  if (!response.ok) {
+  const body = (response.body ? JSON.parse(response.body) : {}) as Record<string, unknown>;
+  if (response.status >= 300) {
     const type = String(body.__type ?? 'UnknownError').split('#').pop() ?? 'UnknownError';
     throw new DynamoError(type, String(body.message ?? body.Message ?? type), response.status);
   }

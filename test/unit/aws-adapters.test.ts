@@ -1,10 +1,12 @@
+import type { AwsClient } from 'aws4fetch';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type * as Dynamo from '../../functions/core/dynamo';
 
 /**
- * The DynamoDB and Secrets Manager adapters talk to AWS over fetch; here fetch is a stand-in that
- * records what would be sent, so the wire format, the signing and the error mapping are checked
- * without AWS. (The API tests run the same adapter against dynalite for real.)
+ * The DynamoDB and Secrets Manager adapters talk to AWS through postSigned (signed-http.ts); here it is
+ * a stand-in that signs as the real one does and records the signed request instead of sending it,
+ * so the wire format, the signing and the error mapping are checked without AWS. (The API tests run
+ * the same adapter against dynalite for real.)
  */
 process.env.TRAINYARD_TABLE = 'unit-table';
 process.env.TRAINYARD_BUCKET = 'unit-bucket';
@@ -20,14 +22,16 @@ delete process.env.TRAINYARD_CURSOR_SECRET;
 let dynamo: typeof Dynamo;
 const sent: Request[] = [];
 
+let reply: { status: number; body: string } = { status: 200, body: '{}' };
+vi.mock('../../functions/core/signed-http', () => ({
+  postSigned: async (signer: AwsClient, url: string, init: { headers: Record<string, string>; body: string }) => {
+    sent.push(await signer.sign(url, { method: 'POST', ...init }));
+    return reply;
+  },
+}));
+
 function answer(status: number, body: unknown) {
-  vi.stubGlobal(
-    'fetch',
-    vi.fn(async (request: Request) => {
-      sent.push(request);
-      return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/x-amz-json-1.0' } });
-    }),
-  );
+  reply = { status, body: JSON.stringify(body) };
 }
 
 beforeAll(async () => {
@@ -36,7 +40,6 @@ beforeAll(async () => {
 
 afterEach(() => {
   sent.length = 0;
-  vi.unstubAllGlobals();
 });
 
 describe('DynamoDB adapter', () => {
