@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { UserPathParams } from './core/schemas/common';
+import { PageQuery, UserPathParams } from './core/schemas/common';
 import {
   Dataset,
   DatasetCreate,
@@ -88,11 +88,7 @@ export const routes = {
   },
   listUsers: {
     method: 'GET', path: '/api/v1/admin/user', group: 'identity', access: 'admin', tag: 'identity',
-    summary: 'List users (admin)', query: z.object({
-      skip: z.coerce.number().int().min(0).max(1_000_000).default(0),
-      size: z.coerce.number().int().min(1).max(1000).default(100),
-      cursor: z.string().min(1).max(2048).optional(),
-    }), status: 200, response: User, list: true,
+    summary: 'List users (admin)', query: PageQuery, status: 200, response: User, list: true,
   },
   getUser: {
     method: 'GET', path: USER, group: 'identity', access: 'read', tag: 'identity',
@@ -107,11 +103,7 @@ export const routes = {
   listTokens: {
     method: 'GET', path: `${USER}/token`, group: 'identity', access: 'read', tag: 'identity',
     summary: "List a user's tokens (never their secrets)", params: UserPathParams,
-    query: z.object({
-      skip: z.coerce.number().int().min(0).max(1_000_000).default(0),
-      size: z.coerce.number().int().min(1).max(1000).default(100),
-      cursor: z.string().min(1).max(2048).optional(),
-    }), status: 200, response: Token, list: true,
+    query: PageQuery, status: 200, response: Token, list: true,
   },
   deleteToken: {
     method: 'DELETE', path: `${USER}/token/{token_id}`, group: 'identity', access: 'write', tag: 'identity',

@@ -9,13 +9,15 @@ export const UserPathParams = z.object({ user_id: Id });
 export const SORTS = ['date-descending', 'date-ascending', 'name-ascending', 'name-descending'] as const;
 export const Sort = z.enum(SORTS);
 
-/** TAO's list parameters plus an opaque cursor. Per-resource filters extend this. */
-export const ListQuery = z.object({
+/** Paging alone: TAO's skip/size plus an opaque cursor (lists with one fixed order). */
+export const PageQuery = z.object({
   skip: z.coerce.number().int().min(0).max(1_000_000).default(0).describe('Items to skip (O(skip))'),
   size: z.coerce.number().int().min(1).max(1000).default(100).describe('Page size'),
-  sort: Sort.default('date-descending'),
   cursor: z.string().min(1).max(2048).optional().describe('Opaque cursor from X-Next-Cursor (O(page))'),
 });
+
+/** TAO's list parameters: paging and sort. Per-resource filters extend this. */
+export const ListQuery = PageQuery.extend({ sort: Sort.default('date-descending') });
 export type ListQuery = z.infer<typeof ListQuery>;
 
 /** The one error shape: TAO's `error_desc`/`error_code` plus a machine code, details and the request id. */
