@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { PageQuery, UserPathParams } from './core/schemas/common';
+import { AuditEntry, PageQuery, UserPathParams } from './core/schemas/common';
 import {
   Dataset,
   DatasetCreate,
@@ -108,6 +108,11 @@ export const routes = {
   deleteToken: {
     method: 'DELETE', path: `${USER}/token/{token_id}`, group: 'identity', access: 'write', tag: 'identity',
     summary: 'Revoke a token', params: TokenPathParams, status: 200, response: Token,
+  },
+  listAudit: {
+    method: 'GET', path: `${USER}/audit`, group: 'identity', access: 'read', tag: 'identity',
+    summary: "The audit log of a user's namespace: every change, who made it and when (the user or an admin)",
+    params: UserPathParams, query: PageQuery, status: 200, response: AuditEntry, list: true,
   },
   listDatasets: {
     method: 'GET', path: `${USER}/dataset`, group: 'datasets', access: 'read', tag: 'dataset',

@@ -7,6 +7,7 @@ import type * as z from 'zod';
 import { type Caller, callerFromContext, requireAccess } from '../core/caller';
 import { BadRequest, DomainError, type ErrorCode, type ErrorDetail } from '../core/errors';
 import { runIdempotently, type StoredResponse } from '../core/idempotency';
+import { PLATFORM, recordChange } from '../core/audit';
 import type { Page } from '../core/pagination';
 import { etagOf } from '../core/revision';
 import { type HandlerGroup, type OperationId, type RouteDef, type Routes, routeEntries, routeKeyOf } from '../routes';
@@ -52,18 +53,18 @@ const STATUS: Record<ErrorCode, number> = {
 const MAX_IDEMPOTENCY_KEY = 255;
 
 export function httpHandler<G extends HandlerGroup>(group: G, implementations: Implementations<G>) {
-  const table = new Map<string, { route: RouteDef; run: (request: HttpRequest<RouteDef>) => Promise<unknown> }>();
+  const table = new Map<string, { operationId: OperationId; route: RouteDef; run: (request: HttpRequest<RouteDef>) => Promise<unknown> }>();
   for (const [operationId, route] of routeEntries()) {
     if (route.group !== group) continue;
     const run = (implementations as Record<string, (request: HttpRequest<RouteDef>) => Promise<unknown>>)[operationId];
     if (!run) throw new Error(`route ${operationId} of group ${group} has no implementation`);
-    table.set(routeKeyOf(route), { route, run });
+    table.set(routeKeyOf(route), { operationId, route, run });
   }
 
   async function respond(event: HttpEvent): Promise<HttpResult> {
     const entry = table.get(event.routeKey);
     if (!entry) throw new DomainError('not_found', `no route ${event.routeKey}`);
-    const { route, run } = entry;
+    const { operationId, route, run } = entry;
     const authorizer = event.requestContext.authorizer?.lambda;
     const caller = requireAccess(route.access, callerFromContext(authorizer), typeof authorizer?.reason === 'string' ? authorizer.reason : undefined);
     const request: HttpRequest<RouteDef> = {
@@ -74,7 +75,22 @@ export function httpHandler<G extends HandlerGroup>(group: G, implementations: I
       ifMatch: route.ifMatch ? header(event, 'if-match') : undefined,
       requestId: event.requestContext.requestId,
     };
-    return toResponse(route, await run(request), event);
+    const result = await run(request);
+    if (route.method !== 'GET' && caller) {
+      // The change is made: a failed audit write is logged loudly (it alarms) rather than turned into a
+      // 500 that would make the client retry a change that already happened.
+      await recordChange({
+        namespace: (request.params as { user_id?: string }).user_id ?? PLATFORM,
+        at: new Date().toISOString(),
+        requestId: request.requestId,
+        actorId: caller.userId,
+        action: operationId,
+        method: route.method,
+        path: event.rawPath,
+        resourceId: route.status === 201 ? (result as { id?: string })?.id : undefined,
+      }).catch((error: unknown) => logger.error('audit write failed', { error: error as Error, requestId: request.requestId }));
+    }
+    return toResponse(route, result, event);
   }
 
   async function dispatch(event: HttpEvent): Promise<HttpResult> {

@@ -1,3 +1,4 @@
+import { listChanges } from '../core/audit';
 import { createToken, createUser, deleteToken, getUser, listTokens, listUsers, login } from '../core/identity';
 import { httpHandler } from './http';
 
@@ -10,4 +11,5 @@ export const handler = httpHandler('identity', {
   createToken: ({ caller, params, body }) => createToken(caller, params.user_id, body),
   listTokens: ({ caller, params, query }) => listTokens(caller, params.user_id, query),
   deleteToken: ({ caller, params }) => deleteToken(caller, params.user_id, params.token_id),
+  listAudit: ({ caller, params, query }) => listChanges(caller, params.user_id, query),
 });

@@ -12,6 +12,7 @@
  * | counter     | counter#user#{ownerId}#dataset | counter |                                     |                                         |
  * | bootstrap   | bootstrap#admin         | bootstrap   |                                          |                                         |
  * | idempotency | idempotency#{sha256}    | idempotency |                                          |                                         |
+ * | audit       | audit#{namespace}       | {at}#{requestId} |                                     |                                         |
  *
  * The name index's sort key is the lower-cased name alone: any separator after it would sort
  * "cats v2" before "cats". Ties are fine: a cursor carries the table key too.

@@ -38,3 +38,15 @@ export const Tag = z
   .min(1)
   .max(64)
   .regex(/^[^,\p{Cc}]+$/u, 'must not contain commas or control characters');
+
+export const AuditEntry = z
+  .object({
+    at: Timestamp,
+    actor_id: Id,
+    action: z.string().describe('The operation, as in the OpenAPI operationId'),
+    method: z.string(),
+    path: z.string(),
+    resource_id: Id.optional().describe('The id of what a create made'),
+    request_id: z.string(),
+  })
+  .meta({ id: 'AuditEntry' });
