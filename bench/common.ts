@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build, type Metafile } from 'esbuild';
@@ -11,8 +12,25 @@ export const FUNCTION_ENTRIES: Record<string, string> = Object.fromEntries([
   ['authorizer', 'functions/api/authorizer.ts'],
 ]);
 
-/** Bundles an entry the way lib/function.ts has NodejsFunction do it (ESM, minified, SDK-free, banner). */
-export async function bundle(entry: string, outfile: string): Promise<{ bytes: number; metafile: Metafile }> {
+/** The banner lib/function.ts gives every ESM bundle, so CommonJS dependencies still find `require`. */
+export const REQUIRE_BANNER =
+  "import { createRequire as __trainyardCreateRequire } from 'node:module'; const require = __trainyardCreateRequire(import.meta.url);";
+
+export interface BundleResult {
+  /** Bytes of the JavaScript output (not of its source map). */
+  bytes: number;
+  metafile: Metafile;
+  /** The JavaScript output's entry in `metafile.outputs`. */
+  output: Metafile['outputs'][string];
+}
+
+/**
+ * Bundles an entry the way lib/function.ts has NodejsFunction do it: ESM, minified, node platform,
+ * `module,main` main fields, the createRequire banner, every dependency (AWS SDK included) inside.
+ * `sourceMap` adds what the deployed functions also get: a linked map without sources content.
+ * (NodejsFunction derives its target from the runtime, node24 today; node22 is what runs here.)
+ */
+export async function bundle(entry: string, outfile: string, options: { sourceMap?: boolean } = {}): Promise<BundleResult> {
   const result = await build({
     entryPoints: [entry],
     outfile,
@@ -22,12 +40,15 @@ export async function bundle(entry: string, outfile: string): Promise<{ bytes: n
     target: 'node22',
     minify: true,
     mainFields: ['module', 'main'],
-    banner: { js: "import { createRequire as __trainyardCreateRequire } from 'node:module'; const require = __trainyardCreateRequire(import.meta.url);" },
+    banner: { js: REQUIRE_BANNER },
+    sourcemap: options.sourceMap ?? false,
+    sourcesContent: false,
     metafile: true,
     logLevel: 'error',
   });
-  const output = Object.values(result.metafile.outputs)[0];
-  return { bytes: output?.bytes ?? 0, metafile: result.metafile };
+  const [, output] = Object.entries(result.metafile.outputs).find(([path]) => !path.endsWith('.map')) ?? [];
+  if (!output) throw new Error(`esbuild produced no JavaScript for ${entry}`);
+  return { bytes: output.bytes, metafile: result.metafile, output };
 }
 
 /** The one JSON line a benchmark prints. */
@@ -47,14 +68,24 @@ export function median(values: number[]): number {
 
 export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
+/** A bootstrap admin token in the shape the platform issues (`ty_` + 43 base64url characters). */
+export const newAdminToken = () => `ty_${randomBytes(32).toString('base64url')}`;
+
 /**
  * A throwaway `npm start` in its own process (as a user runs it, and so the load generator does not
  * share its event loop), with one user and its token; stopped and removed afterwards.
  */
 export async function withRuntime<T>(run: (ctx: { url: string; userId: string; token: string }) => Promise<T>): Promise<T> {
   const dataDir = await mkdtemp(join(tmpdir(), 'trainyard-bench-'));
+  const adminToken = newAdminToken();
   const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
-    env: { ...process.env, TRAINYARD_PORT: '0', TRAINYARD_DATA_DIR: dataDir, NODE_OPTIONS: '--openssl-legacy-provider' },
+    env: {
+      ...process.env,
+      TRAINYARD_PORT: '0',
+      TRAINYARD_DATA_DIR: dataDir,
+      TRAINYARD_ADMIN_TOKEN: adminToken,
+      NODE_OPTIONS: '--openssl-legacy-provider',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
@@ -67,17 +98,24 @@ export async function withRuntime<T>(run: (ctx: { url: string; userId: string; t
       });
       child.once('exit', (code) => reject(new Error(`npm start exited with ${code} before it served`)));
     });
-    const adminToken = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
-    const admin = { authorization: `Bearer ${adminToken}` };
-    const user = await post(`${url}/api/v1/admin/user`, admin, { email: `bench-${Date.now()}@example.com`, name: 'Bench' });
-    const token = await post(`${url}/api/v1/user/${user.id}/token`, admin, { name: 'bench' });
-    return await run({ url, userId: user.id as string, token: token.token as string });
+    const { userId, token } = await userWithToken(url, adminToken);
+    return await run({ url, userId, token });
   } finally {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
     await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+/** A fresh user and a read/write token of it, made through the API with the admin token. */
+export async function userWithToken(url: string, adminToken: string): Promise<{ userId: string; token: string }> {
+  const admin = { authorization: `Bearer ${adminToken}` };
+  const user = await post(`${url}/api/v1/admin/user`, admin, { email: `bench-${Date.now()}@example.com`, name: 'Bench' });
+  const token = await post(`${url}/api/v1/user/${user.id}/token`, admin, { name: 'bench' });
+  return { userId: user.id as string, token: token.token as string };
 }
 
 export async function post(url: string, headers: Record<string, string>, body: unknown): Promise<Record<string, unknown>> {
@@ -94,4 +132,18 @@ export async function pool(count: number, concurrency: number, task: (i: number)
       while (next < count) await task(next++);
     }),
   );
+}
+
+/** How long one run of `fn` takes, in milliseconds. */
+export async function timeMs(fn: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await fn();
+  return performance.now() - started;
+}
+
+/** Median of `samples` sequential runs of `fn`, in milliseconds. */
+export async function medianMs(samples: number, fn: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < samples; i++) times.push(await timeMs(fn));
+  return round(median(times));
 }
