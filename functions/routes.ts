@@ -8,6 +8,7 @@ import {
   DatasetPathParams,
   DatasetReplace,
 } from './core/schemas/dataset';
+import { FileDownload, FilePathParams, StoredFile, UploadComplete, UploadPathParams, UploadSession, UploadStart } from './core/schemas/upload';
 import {
   Health,
   LoginRequest,
@@ -27,8 +28,8 @@ import {
  * `group` names the Lambda function (one per resource group, `functions/api/{group}.ts`);
  * `access` is what the caller's token must allow: `public` (no token), `read`, `write`, or `admin`.
  */
-export type HandlerGroup = 'health' | 'docs' | 'identity' | 'datasets';
-export const HANDLER_GROUPS: readonly HandlerGroup[] = ['health', 'docs', 'identity', 'datasets'];
+export type HandlerGroup = 'health' | 'docs' | 'identity' | 'datasets' | 'files';
+export const HANDLER_GROUPS: readonly HandlerGroup[] = ['health', 'docs', 'identity', 'datasets', 'files'];
 export type Access = 'public' | 'read' | 'write' | 'admin';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -142,6 +143,36 @@ export const routes = {
     summary: 'Delete a dataset; answers the deleted dataset', params: DatasetPathParams, status: 200,
     response: Dataset, ifMatch: true,
   },
+  startUpload: {
+    method: 'POST', path: `${USER}/dataset/{dataset_id}/upload`, group: 'files', access: 'write', tag: 'dataset files',
+    summary: 'Start an upload session: presigned URLs to PUT each file (or its parts) straight to storage',
+    params: DatasetPathParams, body: UploadStart, status: 201, response: UploadSession, idempotent: true,
+  },
+  getUpload: {
+    method: 'GET', path: `${USER}/dataset/{dataset_id}/upload/{upload_id}`, group: 'files', access: 'read', tag: 'dataset files',
+    summary: 'An upload session and how far each file got', params: UploadPathParams, status: 200, response: UploadSession,
+  },
+  renewUpload: {
+    method: 'POST', path: `${USER}/dataset/{dataset_id}/upload/{upload_id}/renew`, group: 'files', access: 'write', tag: 'dataset files',
+    summary: 'Fresh URLs (valid 15 minutes) for the files not yet uploaded', params: UploadPathParams, status: 200, response: UploadSession,
+  },
+  completeUpload: {
+    method: 'POST', path: `${USER}/dataset/{dataset_id}/upload/{upload_id}/complete`, group: 'files', access: 'write', tag: 'dataset files',
+    summary: 'Complete files (multipart files with their part ETags); 409 names any file not fully uploaded',
+    params: UploadPathParams, body: UploadComplete.default({}), status: 200, response: UploadSession,
+  },
+  abortUpload: {
+    method: 'DELETE', path: `${USER}/dataset/{dataset_id}/upload/{upload_id}`, group: 'files', access: 'write', tag: 'dataset files',
+    summary: 'Abort an upload session: files not yet uploaded are dropped', params: UploadPathParams, status: 200, response: UploadSession,
+  },
+  listFiles: {
+    method: 'GET', path: `${USER}/dataset/{dataset_id}/file`, group: 'files', access: 'read', tag: 'dataset files',
+    summary: "A dataset's stored files, in path order", params: DatasetPathParams, query: PageQuery, status: 200, response: StoredFile, list: true,
+  },
+  getFile: {
+    method: 'GET', path: `${USER}/dataset/{dataset_id}/file/{path+}`, group: 'files', access: 'read', tag: 'dataset files',
+    summary: 'One stored file with a presigned download URL (valid 15 minutes)', params: FilePathParams, status: 200, response: FileDownload,
+  },
 } as const satisfies Record<string, RouteDef>;
 
 export type Routes = typeof routes;
@@ -150,6 +181,11 @@ export type OperationId = keyof Routes;
 /** `METHOD /path`: API Gateway's route key, and the local server's dispatch key. */
 export function routeKeyOf(route: Pick<RouteDef, 'method' | 'path'>): string {
   return `${route.method} ${route.path}`;
+}
+
+/** The path as OpenAPI writes it: API Gateway's greedy `{name+}` is a plain `{name}` there. */
+export function openApiPathOf(route: Pick<RouteDef, 'path'>): string {
+  return route.path.replace(/\{(\w+)\+\}/g, '{$1}');
 }
 
 export function routeEntries(): [OperationId, RouteDef][] {

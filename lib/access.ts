@@ -1,5 +1,6 @@
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { tableLayout } from '../functions/core/entities/table';
 
@@ -42,4 +43,29 @@ export function grantTable(grantee: iam.IGrantable, table: ITableV2, access: Tab
 /** Read the secret's value (and nothing else: no listing, no writing). */
 export function grantSecretRead(grantee: iam.IGrantable, secret: ISecret): iam.Grant {
   return secret.grantRead(grantee);
+}
+
+/**
+ * Dataset files in the bucket: the objects under `u/` (keys the server builds from ids) and listing
+ * under that prefix. Presigned URLs carry the signing function's rights, so this is also what a
+ * client's presigned PUT or GET may do.
+ */
+export type BucketAccess = 'user-files';
+
+export const USER_FILES_PREFIX = 'u/';
+
+export function grantBucket(grantee: iam.IGrantable, bucket: IBucket, _access: BucketAccess): iam.Grant[] {
+  return [
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      resourceArns: [bucket.arnForObjects(`${USER_FILES_PREFIX}*`)],
+    }),
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:ListBucket'],
+      resourceArns: [bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${USER_FILES_PREFIX}*`] } },
+    }),
+  ];
 }

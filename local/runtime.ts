@@ -42,6 +42,7 @@ const handlerModules = {
   docs: () => import('../functions/api/docs'),
   identity: () => import('../functions/api/identity'),
   datasets: () => import('../functions/api/datasets'),
+  files: () => import('../functions/api/files'),
 } satisfies Record<HandlerGroup, () => Promise<{ handler: unknown }>>;
 
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
@@ -58,8 +59,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     TRAINYARD_TABLE: TABLE,
     TRAINYARD_BUCKET: BUCKET,
     AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
+    // s3rver accepts only its own access key (it does not check signatures); dynalite accepts any.
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
     TRAINYARD_DYNAMODB_ENDPOINT: `http://127.0.0.1:${dynamoPort}`,
     TRAINYARD_S3_ENDPOINT: `http://127.0.0.1:${s3Address.port}`,
     // dynalite has no TransactWriteItems: multi-item writes run in order (functions/core/dynamo.ts).

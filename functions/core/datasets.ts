@@ -73,7 +73,8 @@ export async function getDataset(caller: Caller, ownerId: string, id: string): P
   return toDataset(await loadDataset(caller, ownerId, id));
 }
 
-async function loadDataset(caller: Caller, ownerId: string, id: string): Promise<DatasetRecord> {
+/** The dataset as stored, if the caller may reach it: what other use cases (uploads, files) start from. */
+export async function loadDataset(caller: Caller, ownerId: string, id: string): Promise<DatasetRecord> {
   requireNamespace(caller, ownerId);
   const record = (await getItem(datasetKey(id))) as DatasetRecord | undefined;
   if (!record || record.ownerId !== ownerId) throw new NotFound('dataset');

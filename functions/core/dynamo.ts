@@ -1,7 +1,6 @@
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { AwsClient } from 'aws4fetch';
 import { config } from './config';
-import { postSigned } from './signed-http';
+import { sendSigned } from './signed-http';
 
 /**
  * The DynamoDB adapter: the document-style operations Trainyard uses, spoken as DynamoDB's JSON
@@ -9,7 +8,7 @@ import { postSigned } from './signed-http';
  *
  * Why not the AWS SDK v3 client here: bundled, the DynamoDB client alone is about 330 KB minified and
  * about 100 ms of cold import, over the whole budget of a function (400 KB, 80 ms). The protocol is
- * small and stable; aws4fetch signs (SigV4), signed-http.ts sends over keep-alive node:http(s) and
+ * small and stable; signed-http.ts signs it (SigV4, by aws4), sends it over keep-alive node:http(s) and
  * retries throttling and 5xx, and util-dynamodb (de)serialises attribute values exactly as the SDK's
  * DocumentClient does.
  */
@@ -42,32 +41,12 @@ export class DynamoError extends Error {
   }
 }
 
-let signer: { client: AwsClient; endpoint: string; key: string } | undefined;
-
-function connection() {
-  const { region, dynamoDbEndpoint } = config();
-  const { AWS_ACCESS_KEY_ID = '', AWS_SECRET_ACCESS_KEY = '', AWS_SESSION_TOKEN } = process.env;
-  // Lambda's credentials live in the environment; rebuild the signer only if they are replaced.
-  const key = `${AWS_ACCESS_KEY_ID}:${AWS_SESSION_TOKEN ?? ''}`;
-  if (signer?.key !== key) {
-    signer = {
-      key,
-      endpoint: dynamoDbEndpoint ?? `https://dynamodb.${region}.amazonaws.com/`,
-      client: new AwsClient({
-        accessKeyId: AWS_ACCESS_KEY_ID,
-        secretAccessKey: AWS_SECRET_ACCESS_KEY,
-        sessionToken: AWS_SESSION_TOKEN,
-        service: 'dynamodb',
-        region,
-      }),
-    };
-  }
-  return signer;
-}
-
 async function call(operation: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const { client, endpoint } = connection();
-  const response = await postSigned(client, endpoint, {
+  const { region, dynamoDbEndpoint } = config();
+  const response = await sendSigned({
+    url: dynamoDbEndpoint ?? `https://dynamodb.${region}.amazonaws.com/`,
+    service: 'dynamodb',
+    region,
     headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${operation}` },
     body: JSON.stringify(operation === 'TransactWriteItems' ? input : { TableName: config().tableName, ...input }),
   });

@@ -1,6 +1,6 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import * as z from 'zod';
-import { routeEntries } from '../routes';
+import { openApiPathOf, routeEntries } from '../routes';
 import { ErrorBody } from './schemas/common';
 
 /**
@@ -50,7 +50,7 @@ export function openApiDocument(): Record<string, unknown> {
     registry.registerPath({
       operationId,
       method: route.method.toLowerCase() as 'get',
-      path: route.path,
+      path: openApiPathOf(route),
       summary: route.summary,
       tags: [route.tag],
       security: route.access === 'public' ? [] : [{ [bearer.name]: [] }],

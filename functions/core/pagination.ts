@@ -86,6 +86,18 @@ async function countMatches(params: QueryInput): Promise<number> {
   return total;
 }
 
+/**
+ * Seal and open a cursor over any position (e.g. S3's continuation token), bound to the caller and
+ * the query like every other cursor.
+ */
+export async function sealPosition(position: Key, binding: CursorBinding): Promise<string> {
+  return sealCursor(position, binding.callerId, fingerprintOf(binding.query));
+}
+
+export async function openPosition(cursor: string, binding: CursorBinding): Promise<Key> {
+  return openCursor(cursor, binding.callerId, fingerprintOf(binding.query));
+}
+
 function pick(item: Record<string, unknown>, attributes: readonly string[]): Key {
   return Object.fromEntries(attributes.map((a) => [a, item[a]]));
 }

@@ -1,6 +1,5 @@
-import { AwsClient } from 'aws4fetch';
 import { config } from './config';
-import { postSigned } from './signed-http';
+import { sendSigned } from './signed-http';
 
 let cursorKey: Promise<string> | undefined;
 
@@ -13,9 +12,10 @@ export function cursorSigningKey(): Promise<string> {
   cursorKey ??= (async () => {
     const { cursorSecret, cursorSecretArn, region } = config();
     if (cursorSecret) return cursorSecret;
-    const { AWS_ACCESS_KEY_ID = '', AWS_SECRET_ACCESS_KEY = '', AWS_SESSION_TOKEN } = process.env;
-    const client = new AwsClient({ accessKeyId: AWS_ACCESS_KEY_ID, secretAccessKey: AWS_SECRET_ACCESS_KEY, sessionToken: AWS_SESSION_TOKEN, service: 'secretsmanager', region });
-    const response = await postSigned(client, `https://secretsmanager.${region}.amazonaws.com/`, {
+    const response = await sendSigned({
+      url: `https://secretsmanager.${region}.amazonaws.com/`,
+      service: 'secretsmanager',
+      region,
       headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.GetSecretValue' },
       body: JSON.stringify({ SecretId: cursorSecretArn }),
     });

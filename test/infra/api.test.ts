@@ -143,13 +143,28 @@ describe('least privilege', () => {
     }
   });
 
-  it('no function may touch S3 yet, no action is a wildcard, and no role carries a managed policy', () => {
+  it('only the files function may touch S3, no action is a wildcard, and no role carries a managed policy', () => {
     for (const group of [...HANDLER_GROUPS, 'authorizer'] as const) {
-      expect(actionsOf(group).filter((a) => a.startsWith('s3:') || a.includes('*'))).toEqual([]);
+      expect(actionsOf(group).filter((a) => a.includes('*'))).toEqual([]);
+      if (group !== 'files') expect(actionsOf(group).filter((a) => a.startsWith('s3:'))).toEqual([]);
     }
     for (const role of Object.values(template.findResources('AWS::IAM::Role')) as Resource[]) {
       expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     }
+  });
+});
+
+describe('dataset files in S3', () => {
+  it('the files function reaches objects under u/ only, and lists only under u/', () => {
+    const role = { Ref: logicalId(platform, platform.api.handlers.files.role!) };
+    const statements = (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[])
+      .filter((p) => (p.Properties.Roles as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify(role)))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown; Condition?: unknown }[])
+      .filter((st) => [st.Action].flat().some((a) => a.startsWith('s3:')));
+    const objects = statements.find((st) => [st.Action].flat().includes('s3:PutObject'))!;
+    expect(JSON.stringify(objects.Resource)).toMatch(/\/u\/\*"/);
+    const listing = statements.find((st) => [st.Action].flat().includes('s3:ListBucket'))!;
+    expect(listing.Condition).toEqual({ StringLike: { 's3:prefix': ['u/*'] } });
   });
 });
 

@@ -93,6 +93,15 @@ describe('the data bucket', () => {
     });
   });
 
+  it('lets browsers PUT presigned parts and read their ETags (needed to complete a multipart upload)', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      ...dataBucket,
+      CorsConfiguration: {
+        CorsRules: [Match.objectLike({ AllowedMethods: Match.arrayWith(['PUT']), ExposedHeaders: ['ETag'] })],
+      },
+    });
+  });
+
   it('refuses every request that is not over TLS, on every bucket', () => {
     const buckets = template.findResources('AWS::S3::Bucket');
     const policies = Object.values(template.findResources('AWS::S3::BucketPolicy'));

@@ -1,10 +1,10 @@
-import type { AwsClient } from 'aws4fetch';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type * as Dynamo from '../../functions/core/dynamo';
+import type * as SignedHttp from '../../functions/core/signed-http';
 
 /**
- * The DynamoDB and Secrets Manager adapters talk to AWS through postSigned (signed-http.ts); here it is
- * a stand-in that signs as the real one does and records the signed request instead of sending it,
+ * The DynamoDB and Secrets Manager adapters talk to AWS through sendSigned (signed-http.ts); here it is
+ * a stand-in that signs with the real signer and records the signed request instead of sending it,
  * so the wire format, the signing and the error mapping are checked without AWS. (The API tests run
  * the same adapter against dynalite for real.)
  */
@@ -20,15 +20,25 @@ delete process.env.TRAINYARD_DYNAMODB_TRANSACTIONS;
 delete process.env.TRAINYARD_CURSOR_SECRET;
 
 let dynamo: typeof Dynamo;
-const sent: Request[] = [];
+const sent: Sent[] = [];
 
+interface Sent {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
 let reply: { status: number; body: string } = { status: 200, body: '{}' };
-vi.mock('../../functions/core/signed-http', () => ({
-  postSigned: async (signer: AwsClient, url: string, init: { headers: Record<string, string>; body: string }) => {
-    sent.push(await signer.sign(url, { method: 'POST', ...init }));
-    return reply;
-  },
-}));
+vi.mock('../../functions/core/signed-http', async (importOriginal) => {
+  const real = await importOriginal<typeof SignedHttp>();
+  return {
+    ...real,
+    sendSigned: async (request: SignedHttp.AwsRequest) => {
+      const { url, headers } = real.signRequest(request);
+      sent.push({ url: url.toString(), headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])), body: request.body ?? '' });
+      return { ...reply, headers: {} };
+    },
+  };
+});
 
 function answer(status: number, body: unknown) {
   reply = { status, body: JSON.stringify(body) };
@@ -49,10 +59,10 @@ describe('DynamoDB adapter', () => {
     expect(item).toEqual({ pk: 'dataset#1', sk: 'dataset', revision: 3, tags: ['a'] });
     const request = sent[0]!;
     expect(request.url).toBe('https://dynamodb.eu-west-1.amazonaws.com/');
-    expect(request.headers.get('x-amz-target')).toBe('DynamoDB_20120810.GetItem');
-    expect(request.headers.get('authorization')).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAUNITTEST\/\d{8}\/eu-west-1\/dynamodb\/aws4_request/);
-    expect(request.headers.get('x-amz-security-token')).toBe('unit-session');
-    expect(await request.json()).toEqual({ TableName: 'unit-table', Key: { pk: { S: 'dataset#1' }, sk: { S: 'dataset' } }, ConsistentRead: false });
+    expect(request.headers['x-amz-target']).toBe('DynamoDB_20120810.GetItem');
+    expect(request.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAUNITTEST\/\d{8}\/eu-west-1\/dynamodb\/aws4_request/);
+    expect(request.headers['x-amz-security-token']).toBe('unit-session');
+    expect(JSON.parse(request.body)).toEqual({ TableName: 'unit-table', Key: { pk: { S: 'dataset#1' }, sk: { S: 'dataset' } }, ConsistentRead: false });
   });
 
   it('names DynamoDB errors as the service does, so a failed condition is recognised', async () => {
@@ -74,7 +84,7 @@ describe('DynamoDB adapter', () => {
       Limit: 5,
     });
     expect(page).toEqual({ items: [{ pk: 'a', n: 1 }], count: 1, lastKey: { pk: 'a', sk: 'b' } });
-    expect(await sent[0]!.json()).toMatchObject({
+    expect(JSON.parse(sent[0]!.body)).toMatchObject({
       IndexName: 'gsi1',
       Limit: 5,
       ExpressionAttributeValues: { ':pk': { S: 'user#1#dataset' } },
@@ -90,8 +100,8 @@ describe('writes that stand or fall together', () => {
       { put: { pk: 'dataset#1', sk: 'dataset' }, condition: { ConditionExpression: 'attribute_not_exists(pk)' } },
       { update: { pk: 'counter#u', sk: 'counter' }, UpdateExpression: 'ADD #n :one', ExpressionAttributeNames: { '#n': 'n' }, ExpressionAttributeValues: { ':one': 1 } },
     ]);
-    expect(sent[0]!.headers.get('x-amz-target')).toBe('DynamoDB_20120810.TransactWriteItems');
-    expect(await sent[0]!.json()).toEqual({
+    expect(sent[0]!.headers['x-amz-target']).toBe('DynamoDB_20120810.TransactWriteItems');
+    expect(JSON.parse(sent[0]!.body)).toEqual({
       TransactItems: [
         { Put: { TableName: 'unit-table', Item: { pk: { S: 'dataset#1' }, sk: { S: 'dataset' } }, ConditionExpression: 'attribute_not_exists(pk)' } },
         {
@@ -124,7 +134,7 @@ describe('Secrets Manager adapter', () => {
     expect(await cursorSigningKey()).toBe('k'.repeat(64));
     expect(await cursorSigningKey()).toBe('k'.repeat(64));
     expect(sent).toHaveLength(1);
-    expect(sent[0]!.headers.get('x-amz-target')).toBe('secretsmanager.GetSecretValue');
-    expect(await sent[0]!.json()).toEqual({ SecretId: process.env.TRAINYARD_CURSOR_SECRET_ARN });
+    expect(sent[0]!.headers['x-amz-target']).toBe('secretsmanager.GetSecretValue');
+    expect(JSON.parse(sent[0]!.body)).toEqual({ SecretId: process.env.TRAINYARD_CURSOR_SECRET_ARN });
   });
 });

@@ -49,8 +49,9 @@ const lastEvent = () => {
 describe('routing', () => {
   it.each(routeEntries())('%s reaches its group with its route key and path parameters', async (_, route) => {
     // Prepare
-    const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
-    const path = route.path.replace(/\{(\w+)\}/g, (_m, name: string) => `v-${name}`);
+    const params = [...route.path.matchAll(/\{(\w+)(\+?)\}/g)].map((m) => ({ name: m[1]!, value: m[2] ? `v-${m[1]}/deeper` : `v-${m[1]}` }));
+    // A greedy `{name+}` takes the rest of the path: give it a value with a slash to prove it.
+    const path = route.path.replace(/\{(\w+)(\+?)\}/g, (_m, name: string, greedy: string) => (greedy ? `v-${name}/deeper` : `v-${name}`));
 
     // Act
     const response = await fetch(`${base}${path}`, { method: route.method });
@@ -61,7 +62,7 @@ describe('routing', () => {
     const { event } = lastEvent();
     expect(event.routeKey).toBe(`${route.method} ${route.path}`);
     expect(event.requestContext.routeKey).toBe(event.routeKey);
-    expect(event.pathParameters).toEqual(Object.fromEntries(names.map((n) => [n, `v-${n}`])));
+    expect(event.pathParameters).toEqual(Object.fromEntries(params.map((p) => [p.name, p.value])));
     expect(authorizer).toHaveBeenCalledTimes(route.access === 'public' ? 0 : 1);
   });
 
