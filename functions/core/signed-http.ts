@@ -33,20 +33,27 @@ function credentials() {
   return { accessKeyId: AWS_ACCESS_KEY_ID, secretAccessKey: AWS_SECRET_ACCESS_KEY, sessionToken: AWS_SESSION_TOKEN };
 }
 
-/** Signs a request: the headers to send (Authorization, X-Amz-Date, …). */
-export function signRequest(request: AwsRequest): { url: URL; headers: Record<string, string> } {
-  const url = new URL(request.url);
+/** Signs with aws4, which fills in `headers` (or, with signQuery, the query of `path`) in place. */
+function sign(url: URL, request: Omit<AwsRequest, 'url'>, defaultMethod: string, signQuery = false) {
   const options = {
     host: url.host,
     path: url.pathname + url.search,
-    method: request.method ?? 'POST',
+    method: request.method ?? defaultMethod,
     headers: { ...request.headers },
     body: request.body,
     service: request.service,
     region: request.region,
+    signQuery,
   };
   aws4.sign(options, credentials());
-  return { url, headers: Object.fromEntries(Object.entries(options.headers).map(([k, v]) => [k, String(v)])) };
+  return options;
+}
+
+/** Signs a request: the headers to send (Authorization, X-Amz-Date, …). */
+export function signRequest(request: AwsRequest): { url: URL; headers: Record<string, string> } {
+  const url = new URL(request.url);
+  const { headers } = sign(url, request, 'POST');
+  return { url, headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)])) };
 }
 
 /**
@@ -56,17 +63,8 @@ export function signRequest(request: AwsRequest): { url: URL; headers: Record<st
 export function presignUrl(request: Omit<AwsRequest, 'body'>, seconds: number): string {
   const url = new URL(request.url);
   url.searchParams.set('X-Amz-Expires', String(seconds));
-  const options = {
-    host: url.host,
-    path: url.pathname + url.search,
-    method: request.method ?? 'GET',
-    headers: { ...request.headers },
-    service: request.service,
-    region: request.region,
-    signQuery: true,
-  };
-  aws4.sign(options, credentials());
-  return `${url.protocol}//${url.host}${options.path}`;
+  const { path } = sign(url, request, 'GET', true);
+  return `${url.protocol}//${url.host}${path}`;
 }
 
 export async function sendSigned(request: AwsRequest): Promise<SignedResponse> {
