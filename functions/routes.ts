@@ -57,6 +57,11 @@ export interface RouteDef {
   idempotent?: boolean;
   /** Non-JSON success responses (documentation). */
   contentType?: string;
+  /**
+   * The route also takes one file as multipart/form-data (TAO's form upload), up to `maxBytes`;
+   * the handler then gets it as `form` instead of a JSON `body`.
+   */
+  form?: { field: string; maxBytes: number; tooLarge: string; response: z.ZodType };
 }
 
 const USER = '/api/v1/user/{user_id}';
@@ -145,8 +150,15 @@ export const routes = {
   },
   startUpload: {
     method: 'POST', path: `${USER}/dataset/{dataset_id}/upload`, group: 'files', access: 'write', tag: 'dataset files',
-    summary: 'Start an upload session: presigned URLs to PUT each file (or its parts) straight to storage',
+    summary: 'Start an upload session: presigned URLs to PUT each file (or its parts) straight to storage. ' +
+      "Also TAO's form upload: multipart/form-data with the archive in the field `file`, up to 5 MB",
     params: DatasetPathParams, body: UploadStart, status: 201, response: UploadSession, idempotent: true,
+    form: {
+      field: 'file',
+      maxBytes: 5 * 1024 * 1024,
+      tooLarge: 'form uploads take up to 5 MB; start an upload session (POST this path with {"files": [...]}) for larger data',
+      response: z.object({ message: z.string() }),
+    },
   },
   getUpload: {
     method: 'GET', path: `${USER}/dataset/{dataset_id}/upload/{upload_id}`, group: 'files', access: 'read', tag: 'dataset files',

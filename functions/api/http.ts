@@ -7,6 +7,7 @@ import type * as z from 'zod';
 import { type Caller, callerFromContext, requireAccess } from '../core/caller';
 import { BadRequest, DomainError, type ErrorCode, type ErrorDetail } from '../core/errors';
 import { runIdempotently, type StoredResponse } from '../core/idempotency';
+import { type FormFile, isForm, readFormFile } from './form';
 import { PLATFORM, recordChange } from '../core/audit';
 import type { Page } from '../core/pagination';
 import { etagOf } from '../core/revision';
@@ -31,6 +32,8 @@ export interface HttpRequest<R> {
   caller: R extends { access: 'public' } ? Caller | undefined : Caller;
   ifMatch?: string;
   requestId: string;
+  /** The file of a multipart/form-data request, on routes that take one (then `body` is undefined). */
+  form?: FormFile;
 }
 
 type Implementations<G extends HandlerGroup> = {
@@ -67,10 +70,12 @@ export function httpHandler<G extends HandlerGroup>(group: G, implementations: I
     const { operationId, route, run } = entry;
     const authorizer = event.requestContext.authorizer?.lambda;
     const caller = requireAccess(route.access, callerFromContext(authorizer), typeof authorizer?.reason === 'string' ? authorizer.reason : undefined);
+    const form = route.form && isForm(event) ? await readFormFile(event, route.form.field, route.form.maxBytes, route.form.tooLarge) : undefined;
     const request: HttpRequest<RouteDef> = {
       params: parseInput(route.params, event.pathParameters ?? {}, 'path') as never,
       query: parseInput(route.query, event.queryStringParameters ?? {}, 'query') as never,
-      body: (route.body ? parseInput(route.body, jsonBody(event), 'body') : undefined) as never,
+      body: (route.body && !form ? parseInput(route.body, jsonBody(event), 'body') : undefined) as never,
+      form,
       caller: caller as Caller,
       ifMatch: route.ifMatch ? header(event, 'if-match') : undefined,
       requestId: event.requestContext.requestId,

@@ -61,6 +61,11 @@ export class PreconditionFailed extends DomainError {
     super('precondition_failed', message);
   }
 }
+export class TooLarge extends DomainError {
+  constructor(message: string) {
+    super('too_large', message);
+  }
+}
 export class Unprocessable extends DomainError {
   constructor(message: string, details: ErrorDetail[] = []) {
     super('unprocessable', message, details);

@@ -16,6 +16,7 @@ const ERROR_STATUSES: Record<string, string> = {
   '404': 'Not found (or not visible to the caller)',
   '409': 'The state does not allow it',
   '412': 'If-Match failed',
+  '413': 'The body is too large for this route',
   '422': 'Well-formed but not valid here (for example an Idempotency-Key reused with another body)',
   '500': 'Internal error; the request id finds the log line',
 };
@@ -58,7 +59,17 @@ export function openApiDocument(): Record<string, unknown> {
         params: route.params,
         query: route.query,
         headers: requestHeaders,
-        body: route.body ? { content: { 'application/json': { schema: route.body } }, required: true } : undefined,
+        body: route.body
+          ? {
+              content: {
+                'application/json': { schema: route.body },
+                ...(route.form
+                  ? { 'multipart/form-data': { schema: z.object({ [route.form.field]: z.string().meta({ format: 'binary' }) }) } }
+                  : {}),
+              },
+              required: true,
+            }
+          : undefined,
       },
       responses: {
         [route.status]: {
@@ -67,7 +78,7 @@ export function openApiDocument(): Record<string, unknown> {
           content: route.contentType
             ? { [route.contentType]: { schema: z.string() } }
             : success
-              ? { 'application/json': { schema: success } }
+              ? { 'application/json': { schema: route.form ? z.union([success, route.form.response]) : success } }
               : undefined,
         },
         ...Object.fromEntries(

@@ -57,8 +57,8 @@ export function presignGet(key: string, filename: string): Promise<string> {
   return presign('GET', objectUrl(key, { 'response-content-disposition': disposition }));
 }
 
-async function call(method: 'GET' | 'POST' | 'DELETE' | 'HEAD', url: URL, body?: string) {
-  const response = await sendSigned({ url: url.toString(), service: 's3', region: config().region, method, headers: body ? { 'content-type': 'application/xml' } : {}, body });
+async function call(method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD', url: URL, body?: string | Buffer, contentType = 'application/xml') {
+  const response = await sendSigned({ url: url.toString(), service: 's3', region: config().region, method, headers: body ? { 'content-type': contentType } : {}, body });
   if (response.status >= 300) {
     const code = xmlValue(response.body, 'Code') ?? `Http${response.status}`;
     throw new S3Error(code, xmlValue(response.body, 'Message') ?? code, response.status);
@@ -142,6 +142,11 @@ function escapeXml(text: string): string {
 
 function unescapeXml(text: string): string {
   return text.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#x([0-9a-f]+);/gi, (_, h: string) => String.fromCodePoint(parseInt(h, 16))).replace(/&amp;/g, '&');
+}
+
+/** A small object the server writes itself (the TAO form upload, at most a few MB). */
+export async function putObject(key: string, data: Buffer, contentType = 'application/octet-stream'): Promise<void> {
+  await call('PUT', objectUrl(key), data, contentType);
 }
 
 export async function deleteObject(key: string): Promise<void> {

@@ -15,7 +15,7 @@ export interface AwsRequest {
   region: string;
   method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | Buffer;
 }
 
 export interface SignedResponse {

@@ -13,8 +13,9 @@ import {
   PRESIGN_SECONDS,
   presignPut,
   presignUploadPart,
+  putObject,
 } from './s3';
-import type { UploadComplete, UploadSession, UploadStart } from './schemas/upload';
+import { FilePath, type UploadComplete, type UploadSession, type UploadStart } from './schemas/upload';
 import { newId } from './tokens';
 
 const MiB = 1024 * 1024;
@@ -199,4 +200,16 @@ async function withUrls(upload: UploadRecord): Promise<UploadSession> {
     urls.set(file.name, { parts });
   }
   return toSession(upload, urls, expires);
+}
+
+/**
+ * TAO's form upload: a small archive posted as multipart/form-data (field `file`) is stored among the
+ * dataset's files under its own name. Larger data goes through upload sessions.
+ */
+export async function saveFormUpload(caller: Caller, ownerId: string, datasetId: string, file: { filename: string; data: Buffer }) {
+  const dataset = await loadDataset(caller, ownerId, datasetId);
+  const name = FilePath.safeParse(file.filename.split(/[\\/]/).pop() ?? '');
+  if (!name.success) throw new BadRequest('the uploaded file needs a plain file name', [{ path: ['form', 'file'], message: name.error.issues[0]?.message ?? 'bad name' }]);
+  await putObject(datasetFilesPrefix(dataset) + name.data, file.data);
+  return { message: 'Data successfully uploaded' };
 }

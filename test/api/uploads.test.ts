@@ -168,3 +168,35 @@ describe('upload sessions', () => {
     expect((await api('GET', `${base}/upload/${started.body.id}`)).body.status).toBe('open');
   });
 });
+
+describe("TAO's form upload", () => {
+  const form = (field: string, name: string, data: Uint8Array) => {
+    const body = new FormData();
+    body.append(field, new Blob([data]), name);
+    return body;
+  };
+  const post = (body: FormData) =>
+    fetch(`${apiUrl()}${base}/upload`, { method: 'POST', headers: { authorization: `Bearer ${owner.token}` }, body });
+
+  it('stores a small archive sent as multipart/form-data among the dataset files: 201, as TAO answers', async () => {
+    const archive = randomBytes(300_000);
+    const response = await post(form('file', 'train.tar.gz', archive));
+    expect(response.status).toBe(201);
+    expect(await response.json()).toEqual({ message: 'Data successfully uploaded' });
+    expect(sha256(await download('train.tar.gz'))).toBe(sha256(archive));
+  });
+
+  it('answers 413 above 5 MB, pointing at upload sessions, and stores nothing', async () => {
+    const response = await post(form('file', 'huge.tar', randomBytes(6 * 1024 * 1024)));
+    expect(response.status).toBe(413);
+    const body = (await response.json()) as Json;
+    expect(body).toMatchObject({ error_code: 413, code: 'too_large' });
+    expect(body.error_desc).toContain('upload session');
+    expect((await api('GET', `${base}/file/huge.tar`)).status).toBe(404);
+  });
+
+  it('answers 400 when the form has no `file` field, or a file name that could escape', async () => {
+    expect((await post(form('archive', 'x.tar', randomBytes(10)))).status).toBe(400);
+    expect((await post(form('file', '..', randomBytes(10)))).status).toBe(400);
+  });
+});

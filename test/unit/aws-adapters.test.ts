@@ -34,7 +34,7 @@ vi.mock('../../functions/core/signed-http', async (importOriginal) => {
     ...real,
     sendSigned: async (request: SignedHttp.AwsRequest) => {
       const { url, headers } = real.signRequest(request);
-      sent.push({ url: url.toString(), headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])), body: request.body ?? '' });
+      sent.push({ url: url.toString(), headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])), body: String(request.body ?? '') });
       return { ...reply, headers: {} };
     },
   };
