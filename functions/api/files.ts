@@ -1,5 +1,6 @@
 import { fileDownload, listFiles } from '../core/files';
 import { abortUpload, completeUpload, getUpload, renewUpload, saveFormUpload, startUpload } from '../core/uploads';
+import { readFormFile } from './form';
 import { httpHandler } from './http';
 
 /** Dataset files: upload sessions with presigned URLs (bytes never pass through here), listing, download. */
@@ -12,4 +13,4 @@ export const handler = httpHandler('files', {
   abortUpload: ({ caller, params }) => abortUpload(caller, params.user_id, params.dataset_id, params.upload_id),
   listFiles: ({ caller, params, query }) => listFiles(caller, params.user_id, params.dataset_id, query),
   getFile: ({ caller, params }) => fileDownload(caller, params.user_id, params.dataset_id, params.path),
-});
+}, { readForm: readFormFile });

@@ -11,10 +11,6 @@ export interface FormFile {
   data: Buffer;
 }
 
-export function isForm(event: HttpEvent): boolean {
-  return /^multipart\/form-data/i.test(event.headers?.['content-type'] ?? '');
-}
-
 export function readFormFile(event: HttpEvent, field: string, maxBytes: number, tooLarge: string): Promise<FormFile> {
   const raw = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
   if (raw.length > maxBytes + 64 * 1024) throw new TooLarge(tooLarge);

@@ -7,7 +7,7 @@ import type * as z from 'zod';
 import { type Caller, callerFromContext, requireAccess } from '../core/caller';
 import { BadRequest, DomainError, type ErrorCode, type ErrorDetail } from '../core/errors';
 import { runIdempotently, type StoredResponse } from '../core/idempotency';
-import { type FormFile, isForm, readFormFile } from './form';
+import type { FormFile, readFormFile } from './form';
 import { PLATFORM, recordChange } from '../core/audit';
 import type { Page } from '../core/pagination';
 import { etagOf } from '../core/revision';
@@ -55,12 +55,21 @@ const STATUS: Record<ErrorCode, number> = {
 
 const MAX_IDEMPOTENCY_KEY = 255;
 
-export function httpHandler<G extends HandlerGroup>(group: G, implementations: Implementations<G>) {
+export interface HandlerOptions {
+  /**
+   * The multipart/form-data reader (./form.ts), given only by groups with form routes, so that busboy
+   * is bundled into those functions alone.
+   */
+  readForm?: typeof readFormFile;
+}
+
+export function httpHandler<G extends HandlerGroup>(group: G, implementations: Implementations<G>, options: HandlerOptions = {}) {
   const table = new Map<string, { operationId: OperationId; route: RouteDef; run: (request: HttpRequest<RouteDef>) => Promise<unknown> }>();
   for (const [operationId, route] of routeEntries()) {
     if (route.group !== group) continue;
     const run = (implementations as Record<string, (request: HttpRequest<RouteDef>) => Promise<unknown>>)[operationId];
     if (!run) throw new Error(`route ${operationId} of group ${group} has no implementation`);
+    if (route.form && !options.readForm) throw new Error(`route ${operationId} takes a form: its group must pass readForm`);
     table.set(routeKeyOf(route), { operationId, route, run });
   }
 
@@ -70,7 +79,8 @@ export function httpHandler<G extends HandlerGroup>(group: G, implementations: I
     const { operationId, route, run } = entry;
     const authorizer = event.requestContext.authorizer?.lambda;
     const caller = requireAccess(route.access, callerFromContext(authorizer), typeof authorizer?.reason === 'string' ? authorizer.reason : undefined);
-    const form = route.form && isForm(event) ? await readFormFile(event, route.form.field, route.form.maxBytes, route.form.tooLarge) : undefined;
+    const isForm = /^multipart\/form-data/i.test(header(event, 'content-type') ?? '');
+    const form = route.form && isForm ? await options.readForm!(event, route.form.field, route.form.maxBytes, route.form.tooLarge) : undefined;
     const request: HttpRequest<RouteDef> = {
       params: parseInput(route.params, event.pathParameters ?? {}, 'path') as never,
       query: parseInput(route.query, event.queryStringParameters ?? {}, 'query') as never,
