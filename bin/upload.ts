@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -122,7 +122,11 @@ if (state && (await call<Session>('GET', `${base}/${state.session}`)).status ===
   session = await call<Session>('POST', base, { files: local.map((f) => ({ name: f.name, size: f.size })) });
   state = { session: session.id, parts: {}, sent: [] };
 }
-const saveState = () => writeFile(stateFile, JSON.stringify(state));
+// Written aside and renamed into place, so a client killed mid-write never leaves half a state file.
+const saveState = async () => {
+  await writeFile(`${stateFile}.tmp`, JSON.stringify(state));
+  await rename(`${stateFile}.tmp`, stateFile);
+};
 await saveState();
 
 // Every piece of work: one single PUT or one part, skipping what an earlier run already stored.

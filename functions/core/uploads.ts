@@ -47,28 +47,14 @@ export function partSizeFor(size: number): number {
 export async function startUpload(caller: Caller, ownerId: string, datasetId: string, input: UploadStart): Promise<UploadSession> {
   const dataset = await loadDataset(caller, ownerId, datasetId);
   const prefix = datasetFilesPrefix(dataset);
-  const files: UploadFileRecord[] = [];
-  for (const file of input.files) {
+  // Multipart uploads are opened a few at a time: one S3 call each, and a session may hold 500 files.
+  const files = await mapLimited(input.files, 8, async (file): Promise<UploadFileRecord> => {
     const key = prefix + file.name;
-    if (file.size <= SINGLE_PUT_MAX) {
-      files.push({ name: file.name, size: file.size, contentType: file.content_type, sha256: file.sha256, key, mode: 'single', status: 'pending' });
-    } else {
-      const partSize = partSizeFor(file.size);
-      const uploadId = await createMultipartUpload(key);
-      files.push({
-        name: file.name,
-        size: file.size,
-        contentType: file.content_type,
-        sha256: file.sha256,
-        key,
-        mode: 'multipart',
-        status: 'pending',
-        uploadId,
-        partSize,
-        partCount: Math.ceil(file.size / partSize),
-      });
-    }
-  }
+    const declared = { name: file.name, size: file.size, contentType: file.content_type, sha256: file.sha256, key, status: 'pending' as const };
+    if (file.size <= SINGLE_PUT_MAX) return { ...declared, mode: 'single' };
+    const partSize = partSizeFor(file.size);
+    return { ...declared, mode: 'multipart', uploadId: await createMultipartUpload(key), partSize, partCount: Math.ceil(file.size / partSize) };
+  });
   const upload: UploadRecord = { id: newId(), datasetId, ownerId, status: 'open', files, revision: 1, createdOn: new Date().toISOString() };
   await putItem(uploadItem(upload), { ConditionExpression: 'attribute_not_exists(pk)' });
   return withUrls(upload);
@@ -212,4 +198,16 @@ export async function saveFormUpload(caller: Caller, ownerId: string, datasetId:
   if (!name.success) throw new BadRequest('the uploaded file needs a plain file name', [{ path: ['form', 'file'], message: name.error.issues[0]?.message ?? 'bad name' }]);
   await putObject(datasetFilesPrefix(dataset) + name.data, file.data);
   return { message: 'Data successfully uploaded' };
+}
+
+/** `map` with at most `limit` calls in flight, results in input order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      for (let i = next++; i < items.length; i = next++) results[i] = await fn(items[i]!);
+    }),
+  );
+  return results;
 }

@@ -45,6 +45,7 @@ describe('npm run upload', () => {
     let partsBefore = 0;
     for (let waited = 0; waited < 60_000 && partsBefore < 2; waited += 20) {
       await new Promise((r) => setTimeout(r, 20));
+      // The client replaces its state file atomically (write aside, rename), so any read is whole.
       if (existsSync(stateFile)) partsBefore = Object.keys(JSON.parse(await readFile(stateFile, 'utf8')).parts['cats/big.bin'] ?? {}).length;
     }
     first.kill('SIGKILL');
