@@ -3,8 +3,7 @@ import { config } from './config';
 import { sendSigned } from './signed-http';
 
 /**
- * The DynamoDB adapter: the document-style operations Trainyard uses, spoken as DynamoDB's JSON
- * protocol over `fetch` and signed with SigV4 by aws4fetch.
+ * The DynamoDB adapter: the document-style operations Trainyard uses, in DynamoDB's JSON protocol.
  *
  * Why not the AWS SDK v3 client here: bundled, the DynamoDB client alone is about 330 KB minified and
  * about 100 ms of cold import, over the whole budget of a function (400 KB, 80 ms). The protocol is
