@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { HANDLER_GROUPS } from '../functions/routes';
 
-/** Every Lambda entry point: one per handler group, plus the authorizer. */
+/** Every Lambda entry point: one per handler group, the authorizer, and the event consumers. */
 export const FUNCTION_ENTRIES: Record<string, string> = Object.fromEntries([
   ...HANDLER_GROUPS.map((group) => [group, `functions/api/${group}.ts`]),
   ['authorizer', 'functions/api/authorizer.ts'],
+  ['purge', 'functions/events/purge.ts'],
 ]);
 
 /** The banner lib/function.ts gives every ESM bundle, so CommonJS dependencies still find `require`. */

@@ -1,4 +1,5 @@
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -54,7 +55,20 @@ export type BucketAccess = 'user-files';
 
 export const USER_FILES_PREFIX = 'u/';
 
-export function grantBucket(grantee: iam.IGrantable, bucket: IBucket, _access: BucketAccess): iam.Grant[] {
+export function grantBucket(grantee: iam.IGrantable & { role?: iam.IRole }, bucket: IBucket, _access: BucketAccess): iam.Grant[] {
+  if (grantee.role) {
+    // cdk-nag v3 acknowledges each wildcard finding by its exact resource, as synthesis renders it (the
+    // data bucket's ARN read across stacks, then /u/*). Renaming the bucket construct changes this text;
+    // synthesis then fails and prints the new one.
+    Validations.of(grantee.role).acknowledge({
+      id:
+        'AwsSolutions-IAM5[Resource::{"Fn::GetStackOutput":{"StackName":"TrainyardData","Region":{"Ref":"AWS::Region"},' +
+        '"OutputName":"PublishOutputFnGetAttDataBucketE6B0FAA8Arn1C0B2E61"}}/u/*]',
+      reason:
+        'Dataset files are objects under u/ whose keys the server builds per user and dataset (u/{user}/dataset/{id}/...); ' +
+        'the grant is limited to that prefix, and handlers check the caller may reach the dataset before they sign any URL.',
+    });
+  }
   return [
     iam.Grant.addToPrincipal({
       grantee,

@@ -3,6 +3,7 @@ import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { DatasetPurge } from './events';
 import { Api, type ApiProps } from './api';
 
 export interface PlatformStackProps extends StackProps {
@@ -16,6 +17,7 @@ export interface PlatformStackProps extends StackProps {
 /** The stateless stack: the API and its functions. It holds no data, so it can be destroyed and redeployed at will. */
 export class PlatformStack extends Stack {
   public readonly api: Api;
+  public readonly purge: DatasetPurge;
 
   constructor(scope: Construct, id: string, props: PlatformStackProps) {
     super(scope, id, props);
@@ -25,6 +27,8 @@ export class PlatformStack extends Stack {
       bucket: props.bucket,
       cursorSecret: props.cursorSecret,
     });
+
+    this.purge = new DatasetPurge(this, 'DatasetPurge', { table: props.table, bucket: props.bucket });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the Trainyard API' });
     new CfnOutput(this, 'TableName', { value: props.table.tableName, description: 'The DynamoDB table' });

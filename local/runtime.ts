@@ -83,6 +83,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { handler: authorizer } = await import('../functions/api/authorizer');
   const api = createApiServer(handlers, authorizer as AuthorizerHandler);
   const port = await listen(api, options.port);
+  const purges = await startPurgeStream();
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -93,6 +94,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       // Let requests in flight finish before their table goes away, then stop the stand-ins.
       await close(api);
       await api.drained();
+      await purges.stop();
       await Promise.all([close(dynamo), s3.close().catch(() => undefined)]);
     }),
   };
@@ -144,6 +146,40 @@ function listen(server: Server, port: number): Promise<number> {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolvePort((server.address() as AddressInfo).port));
   });
+}
+
+/**
+ * The stand-in for the table's stream → purge function (dynalite has no streams): every quarter second,
+ * the pending purge records are handed to the same handler as INSERT records. A record the handler
+ * reports as failed stays pending and is offered again, as the stream would retry it.
+ */
+async function startPurgeStream(): Promise<{ stop(): Promise<void> }> {
+  const [{ handler }, { query }, { pendingPurges }, { marshall }] = await Promise.all([
+    import('../functions/events/purge'),
+    import('../functions/core/dynamo'),
+    import('../functions/core/entities/purge'),
+    import('@aws-sdk/util-dynamodb'),
+  ]);
+  let running: Promise<unknown> = Promise.resolve();
+  const tick = async () => {
+    const pending = await query({ ...pendingPurges(), Limit: 25 });
+    if (pending.items.length === 0) return;
+    await handler({
+      Records: pending.items.map((item, i) => ({
+        eventName: 'INSERT',
+        dynamodb: { NewImage: marshall(item, { removeUndefinedValues: true }) as never, SequenceNumber: String(i) },
+      })),
+    });
+  };
+  const timer = setInterval(() => {
+    running = running.then(tick).catch((error: unknown) => console.error('local purge stream:', (error as Error).message));
+  }, 250);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 /** Runs `fn` at most once; later calls share the first call's promise. */

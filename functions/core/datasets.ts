@@ -9,6 +9,7 @@ import {
   datasetKey,
   datasetsByOwner,
 } from './entities/dataset';
+import { purgeItem } from './entities/purge';
 import { Conflict, NotFound, PreconditionFailed } from './errors';
 import { assertUserExists } from './identity';
 import { type Page, readPage } from './pagination';
@@ -71,6 +72,11 @@ export async function createDataset(caller: Caller, ownerId: string, input: Data
  */
 export async function getDataset(caller: Caller, ownerId: string, id: string): Promise<Dataset> {
   return toDataset(await loadDataset(caller, ownerId, id));
+}
+
+/** Where everything of a dataset lives in the bucket. Built from ids only: a client never names a key. */
+export function datasetPrefix(dataset: Pick<DatasetRecord, 'ownerId' | 'id'>): string {
+  return `u/${dataset.ownerId}/dataset/${dataset.id}/`;
 }
 
 /** The dataset as stored, if the caller may reach it: what other use cases (uploads, files) start from. */
@@ -191,6 +197,8 @@ export async function deleteDataset(caller: Caller, ownerId: string, id: string,
         },
       },
       countDatasets(ownerId, -1),
+      // Its files and sessions go in the background (functions/events/purge.ts); from now on nothing of it is reachable.
+      { put: purgeItem({ datasetId: id, ownerId, prefix: datasetPrefix(current), requestedOn: new Date().toISOString() }) },
     ]);
   } catch (error) {
     if (!isConditionalCheckFailure(error)) throw error;

@@ -1,5 +1,5 @@
 import { type Caller } from './caller';
-import { loadDataset } from './datasets';
+import { datasetPrefix, loadDataset } from './datasets';
 import { getItem, isConditionalCheckFailure, putItem } from './dynamo';
 import type { DatasetRecord } from './entities/dataset';
 import { type UploadFileRecord, type UploadRecord, uploadItem, uploadKey } from './entities/upload';
@@ -26,9 +26,9 @@ const MAX_PART = 64 * MiB;
 /** Part URLs handed out per file per answer; renew hands out the next ones. */
 const PART_URLS_PER_ANSWER = 1000;
 
-/** Where a dataset's files live in the bucket. Built from ids only: a client never names a key. */
+/** Where a dataset's files live in the bucket, under its prefix. */
 export function datasetFilesPrefix(dataset: Pick<DatasetRecord, 'ownerId' | 'id'>): string {
-  return `u/${dataset.ownerId}/dataset/${dataset.id}/files/`;
+  return `${datasetPrefix(dataset)}files/`;
 }
 
 /**

@@ -13,6 +13,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     apiUrl: string;
     adminToken: string;
+    /** The runtime's data directory: storage checks read the storage stand-in's files there. */
+    dataDir: string;
   }
 }
 
@@ -24,6 +26,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   project.provide('apiUrl', runtime.url);
   project.provide('adminToken', runtime.adminToken);
+  project.provide('dataDir', runtime.dataDir);
   return async () => {
     await runtime.stop();
     await rm(dataDir, { recursive: true, force: true });

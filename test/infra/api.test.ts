@@ -93,8 +93,9 @@ describe('the authorizer', () => {
 describe('functions', () => {
   const functions = () => Object.entries(template.findResources('AWS::Lambda::Function')) as [string, Resource][];
 
-  it('one per handler group, plus the authorizer', () => {
-    expect(functions().map(([id]) => id).sort()).toEqual([...HANDLER_GROUPS, 'authorizer'].map((g) => functionId(g as HandlerGroup)).sort());
+  it('one per handler group, plus the authorizer and the dataset purge', () => {
+    const purge = logicalId(platform, platform.purge.function);
+    expect(functions().map(([id]) => id).sort()).toEqual([...[...HANDLER_GROUPS, 'authorizer'].map((g) => functionId(g as HandlerGroup)), purge].sort());
   });
 
   it('every function: arm64, Node.js runtime, ESM handler, configuration in its environment', () => {
@@ -151,6 +152,17 @@ describe('least privilege', () => {
     for (const role of Object.values(template.findResources('AWS::IAM::Role')) as Resource[]) {
       expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     }
+  });
+});
+
+describe('the dataset purge', () => {
+  it('reads the table stream, filtered to new purge records, reporting failed records one by one', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(platform, platform.purge.function) },
+      StartingPosition: 'LATEST',
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ eventName: ['INSERT'], dynamodb: { NewImage: { entity: { S: ['purge'] } } } }) }] },
+    });
   });
 });
 

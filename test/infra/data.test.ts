@@ -45,6 +45,10 @@ describe('the table', () => {
     });
   });
 
+  it('streams new images, for the background purge of deleted datasets', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', { StreamSpecification: { StreamViewType: 'NEW_IMAGE' } });
+  });
+
   it('survives mistakes: point-in-time recovery, deletion protection, retained with the stack', () => {
     template.hasResource('AWS::DynamoDB::GlobalTable', {
       DeletionPolicy: 'Retain',

@@ -9,7 +9,8 @@
  * | user        | user#{id}               | user        | email#{email} (user)                     | users ({createdOn}#{id})                |
  * | token       | token#{sha256(secret)}  | token       | user#{userId}#token ({createdOn}#{id})   |                                         |
  * | dataset     | dataset#{id}            | dataset     | user#{ownerId}#dataset ({createdOn}#{id})| user#{ownerId}#dataset ({nameKey})      |
- * | upload      | upload#{id}             | upload      |                                          |                                         |
+ * | upload      | upload#{id}             | upload      | dataset#{datasetId}#upload ({createdOn}#{id}) |                                    |
+ * | purge       | purge#{datasetId}       | purge       | purge ({requestedOn}#{datasetId})        |                                         |
  * | counter     | counter#user#{ownerId}#dataset | counter |                                     |                                         |
  * | bootstrap   | bootstrap#admin         | bootstrap   |                                          |                                         |
  * | idempotency | idempotency#{sha256}    | idempotency |                                          |                                         |

@@ -1,3 +1,5 @@
+import type { QueryInput } from '../dynamo';
+
 /** An upload session: what the client declared, and how far each file got. */
 export interface UploadFileRecord {
   name: string;
@@ -28,5 +30,19 @@ const RETENTION_S = 7 * 86_400;
 export const uploadKey = (id: string) => ({ pk: `upload#${id}`, sk: 'upload' });
 
 export function uploadItem(upload: UploadRecord) {
-  return { ...uploadKey(upload.id), entity: 'upload', ttl: Math.floor(Date.parse(upload.createdOn) / 1000) + RETENTION_S, ...upload };
+  return {
+    ...uploadKey(upload.id),
+    entity: 'upload',
+    gsi1pk: `dataset#${upload.datasetId}#upload`,
+    gsi1sk: `${upload.createdOn}#${upload.id}`,
+    ttl: Math.floor(Date.parse(upload.createdOn) / 1000) + RETENTION_S,
+    ...upload,
+  };
 }
+
+/** byDataset: a dataset's upload sessions. */
+export const uploadsByDataset = (datasetId: string): QueryInput => ({
+  IndexName: 'gsi1',
+  KeyConditionExpression: 'gsi1pk = :pk',
+  ExpressionAttributeValues: { ':pk': `dataset#${datasetId}#upload` },
+});

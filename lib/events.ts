@@ -1,0 +1,54 @@
+import { Duration } from 'aws-cdk-lib';
+import { Validations } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { fileURLToPath } from 'node:url';
+import { grantBucket, grantTable } from './access';
+import { TrainyardFunction } from './function';
+
+export interface DatasetPurgeProps {
+  /** The table; it must have a stream with new images (DataStack turns it on). */
+  readonly table: ITableV2;
+  readonly bucket: IBucket;
+}
+
+/**
+ * Background removal of deleted datasets: the table's stream, filtered to new purge records, feeds
+ * functions/events/purge.ts, which deletes the dataset's objects and upload sessions. Failed records are
+ * retried alone (batch item failures), a few times, then left in the table for the next delete to retry.
+ */
+export class DatasetPurge extends Construct {
+  public readonly function: TrainyardFunction;
+
+  constructor(scope: Construct, id: string, props: DatasetPurgeProps) {
+    super(scope, id);
+    this.function = new TrainyardFunction(this, 'PurgeFunction', {
+      entry: fileURLToPath(new URL('../functions/events/purge.ts', import.meta.url)),
+      environment: {
+        TRAINYARD_TABLE: props.table.tableName,
+        TRAINYARD_BUCKET: props.bucket.bucketName,
+        // Required by the shared configuration; the purge never signs a cursor.
+        TRAINYARD_CURSOR_SECRET_ARN: 'arn:aws:secretsmanager:unused',
+      },
+      timeout: Duration.minutes(5),
+    });
+    grantTable(this.function, props.table, 'readwrite');
+    grantBucket(this.function, props.bucket, 'user-files');
+    this.function.addEventSource(
+      new DynamoEventSource(props.table, {
+        startingPosition: StartingPosition.LATEST,
+        batchSize: 10,
+        retryAttempts: 5,
+        reportBatchItemFailures: true,
+        filters: [FilterCriteria.filter({ eventName: FilterRule.isEqual('INSERT'), dynamodb: { NewImage: { entity: { S: FilterRule.isEqual('purge') } } } })],
+      }),
+    );
+    Validations.of(this.function.role!).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'dynamodb:ListStreams, which a stream event source needs, has no resource-level permissions; every other action names the table stream.',
+    });
+  }
+}
