@@ -18,7 +18,8 @@ export interface DatasetPurgeProps {
 /**
  * Background removal of deleted datasets: the table's stream, filtered to new purge records, feeds
  * functions/events/purge.ts, which deletes the dataset's objects and upload sessions. Failed records are
- * retried alone (batch item failures), a few times, then left in the table for the next delete to retry.
+ * retried alone (batch item failures), five times; a record that still fails stays in the table, listed
+ * by the `purge` key of gsi1, for an operator to re-drive (re-putting it starts the purge again).
  */
 export class DatasetPurge extends Construct {
   public readonly function: TrainyardFunction;
