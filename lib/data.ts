@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, StreamViewType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -82,6 +82,8 @@ export class Data extends Construct {
       versioned,
       serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'data-bucket/',
+      // Object events go to EventBridge, where the platform stack's rules pick them up (archives to unpack).
+      eventBridgeEnabled: true,
       // Browsers upload parts with presigned URLs and must read each part's ETag to complete the upload.
       cors: [
         {
@@ -100,6 +102,15 @@ export class Data extends Construct {
           : []),
       ],
       removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // Turning on EventBridge delivery makes CDK add its bucket-notifications custom resource, a Lambda
+    // that runs only at deployment with AWS's basic execution role. It is CDK's, not ours to reshape.
+    Validations.of(Stack.of(this)).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason:
+        "CDK's BucketNotificationsHandler (deployment-time custom resource enabling EventBridge delivery on the data bucket) " +
+        'uses the basic execution role; no Trainyard function in this stack does.',
     });
 
     this.cursorSecret = new Secret(this, 'CursorSecret', {

@@ -1,6 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import { Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Match, Rule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -50,6 +52,50 @@ export class DatasetPurge extends Construct {
     Validations.of(this.function.role!).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'dynamodb:ListStreams, which a stream event source needs, has no resource-level permissions; every other action names the table stream.',
+    });
+  }
+}
+
+export interface ArchiveUnpackProps {
+  readonly table: ITableV2;
+  /** The data bucket; it must send its events to EventBridge (DataStack turns that on). */
+  readonly bucket: IBucket;
+}
+
+/**
+ * Unpacking of archives uploaded into datasets: S3 "Object Created" events for `.tar`, `.tar.gz` and
+ * `.tgz` keys under `u/`, through EventBridge (a rule in this stack, so the retained data stack never
+ * depends on this one), invoke functions/events/unpack.ts.
+ */
+export class ArchiveUnpack extends Construct {
+  public readonly function: TrainyardFunction;
+
+  constructor(scope: Construct, id: string, props: ArchiveUnpackProps) {
+    super(scope, id);
+    this.function = new TrainyardFunction(this, 'UnpackFunction', {
+      entry: fileURLToPath(new URL('../functions/events/unpack.ts', import.meta.url)),
+      environment: {
+        TRAINYARD_TABLE: props.table.tableName,
+        TRAINYARD_BUCKET: props.bucket.bucketName,
+        // Required by the shared configuration; unpacking never signs a cursor.
+        TRAINYARD_CURSOR_SECRET_ARN: 'arn:aws:secretsmanager:unused',
+      },
+      timeout: Duration.minutes(15),
+      memorySize: 1024,
+    });
+    grantTable(this.function, props.table, 'readwrite');
+    grantBucket(this.function, props.bucket, 'user-files');
+    new Rule(this, 'ArchiveUploaded', {
+      description: 'Trainyard: an archive landed in a dataset; unpack it',
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: {
+          bucket: { name: [props.bucket.bucketName] },
+          object: { key: Match.anyOf(Match.suffix('.tar'), Match.suffix('.tar.gz'), Match.suffix('.tgz')) },
+        },
+      },
+      targets: [new LambdaFunction(this.function, { retryAttempts: 2 })],
     });
   }
 }

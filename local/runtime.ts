@@ -84,6 +84,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const api = createApiServer(handlers, authorizer as AuthorizerHandler);
   const port = await listen(api, options.port);
   const purges = await startPurgeStream();
+  const objectEvents = await forwardObjectEvents(s3, BUCKET);
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -95,6 +96,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       await close(api);
       await api.drained();
       await purges.stop();
+      await objectEvents.stop();
       await Promise.all([close(dynamo), s3.close().catch(() => undefined)]);
     }),
   };
@@ -180,6 +182,26 @@ async function startPurgeStream(): Promise<{ stop(): Promise<void> }> {
       await running;
     },
   };
+}
+
+/**
+ * The stand-in for S3 → EventBridge → the unpack function: s3rver's own "ObjectCreated" events are
+ * handed, one at a time in order, to the same handler as EventBridge "Object Created" events.
+ */
+async function forwardObjectEvents(s3: S3rver, bucket: string): Promise<{ stop(): Promise<void> }> {
+  const { handler } = await import('../functions/events/unpack');
+  let queue: Promise<unknown> = Promise.resolve();
+  s3.on('event', (event: { Records?: { eventName?: string; s3?: { object?: { key?: string; size?: number } } }[] }) => {
+    for (const record of event.Records ?? []) {
+      const key = record.s3?.object?.key;
+      if (!record.eventName?.startsWith('ObjectCreated:') || !key) continue;
+      const detail = { bucket: { name: bucket }, object: { key, size: record.s3?.object?.size } };
+      queue = queue
+        .then(() => handler({ version: '0', id: randomBytes(8).toString('hex'), 'detail-type': 'Object Created', source: 'aws.s3', account: 'local', time: new Date().toISOString(), region: 'local', resources: [], detail }))
+        .catch((error: unknown) => console.error('local object events:', (error as Error).message));
+    }
+  });
+  return { stop: async () => void (await queue) };
 }
 
 /** Runs `fn` at most once; later calls share the first call's promise. */

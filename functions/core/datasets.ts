@@ -36,6 +36,16 @@ function toDataset(r: DatasetRecord): Dataset {
     revision: r.revision,
     created_on: r.createdOn,
     last_modified: r.lastModified,
+    import_status: {
+      archives: (r.archives ?? []).map((a) => ({
+        archive: a.archive,
+        status: a.status,
+        files: a.files,
+        refused: a.refused,
+        ...(a.error ? { error: a.error } : {}),
+        finished_on: a.finishedOn,
+      })),
+    },
   };
 }
 

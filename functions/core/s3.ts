@@ -1,5 +1,6 @@
 import { config } from './config';
-import { presignUrl, sendSigned } from './signed-http';
+import type { Readable } from 'node:stream';
+import { openSigned, presignUrl, sendSigned } from './signed-http';
 
 /**
  * The S3 adapter: presigned URLs for the client to move bytes to and from S3 directly (no dataset byte
@@ -142,6 +143,18 @@ function escapeXml(text: string): string {
 
 function unescapeXml(text: string): string {
   return text.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#x([0-9a-f]+);/gi, (_, h: string) => String.fromCodePoint(parseInt(h, 16))).replace(/&amp;/g, '&');
+}
+
+/** An object's bytes as a stream, never whole in memory (archives to unpack). */
+export async function getObjectStream(key: string): Promise<Readable> {
+  const { status, body } = await openSigned({ url: objectUrl(key).toString(), service: 's3', region: config().region, method: 'GET' });
+  if (status >= 300) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    throw new S3Error(xmlValue(text, 'Code') ?? `Http${status}`, xmlValue(text, 'Message') ?? 'GetObject failed', status);
+  }
+  return body;
 }
 
 /** A small object the server writes itself (the TAO form upload, at most a few MB). */

@@ -113,6 +113,20 @@ function send(request: AwsRequest): Promise<SignedResponse> {
   });
 }
 
+/**
+ * A signed request whose answer is read as a stream (large objects): the caller consumes `body`.
+ * No retries once the answer has started; a refused answer is read whole and returned as `error`.
+ */
+export async function openSigned(request: AwsRequest): Promise<{ status: number; body: Http.IncomingMessage }> {
+  const { url, headers } = signRequest(request);
+  const { request: open, agent } = transport(url.protocol);
+  return new Promise((resolve, reject) => {
+    const req = open(url, { method: request.method ?? 'GET', headers, agent }, (res: Http.IncomingMessage) => resolve({ status: res.statusCode ?? 0, body: res }));
+    req.on('error', reject);
+    req.end(request.body);
+  });
+}
+
 /** 5xx, throttling and "try again" answers, as the AWS SDKs' standard retry mode treats them. */
 function isRetryable({ status, body }: SignedResponse): boolean {
   if (status >= 500 || status === 429) return true;

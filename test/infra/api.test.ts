@@ -93,9 +93,9 @@ describe('the authorizer', () => {
 describe('functions', () => {
   const functions = () => Object.entries(template.findResources('AWS::Lambda::Function')) as [string, Resource][];
 
-  it('one per handler group, plus the authorizer and the dataset purge', () => {
-    const purge = logicalId(platform, platform.purge.function);
-    expect(functions().map(([id]) => id).sort()).toEqual([...[...HANDLER_GROUPS, 'authorizer'].map((g) => functionId(g as HandlerGroup)), purge].sort());
+  it('one per handler group, plus the authorizer, the dataset purge and the archive unpacking', () => {
+    const events = [platform.purge.function, platform.unpack.function].map((fn) => logicalId(platform, fn));
+    expect(functions().map(([id]) => id).sort()).toEqual([...[...HANDLER_GROUPS, 'authorizer'].map((g) => functionId(g as HandlerGroup)), ...events].sort());
   });
 
   it('every function: arm64, Node.js runtime, ESM handler, configuration in its environment', () => {
@@ -162,6 +162,19 @@ describe('the dataset purge', () => {
       StartingPosition: 'LATEST',
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ eventName: ['INSERT'], dynamodb: { NewImage: { entity: { S: ['purge'] } } } }) }] },
+    });
+  });
+});
+
+describe('archive unpacking', () => {
+  it('an EventBridge rule sends the data bucket\'s "Object Created" events for archives to the unpack function', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: { bucket: { name: Match.anyValue() }, object: { key: Match.arrayWith([{ suffix: '.tar.gz' }, { suffix: '.tgz' }]) } },
+      }),
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalId(platform, platform.unpack.function), 'Arn'] } })],
     });
   });
 });

@@ -106,6 +106,11 @@ describe('the data bucket', () => {
     });
   });
 
+  it('sends its object events to EventBridge (archives to unpack)', () => {
+    // CDK sets this through its bucket-notifications custom resource.
+    template.hasResourceProperties('Custom::S3BucketNotifications', { NotificationConfiguration: { EventBridgeConfiguration: {} } });
+  });
+
   it('refuses every request that is not over TLS, on every bucket', () => {
     const buckets = template.findResources('AWS::S3::Bucket');
     const policies = Object.values(template.findResources('AWS::S3::BucketPolicy'));

@@ -16,6 +16,18 @@ export interface DatasetRecord {
   revision: number;
   createdOn: string;
   lastModified: string;
+  /** What became of the archives uploaded into the dataset, newest first (the last 20). */
+  archives?: ArchiveReport[];
+}
+
+export interface ArchiveReport {
+  archive: string;
+  status: 'unpacked' | 'failed';
+  files: number;
+  /** Entries refused (escaping the dataset, too large…): the first 20. */
+  refused: { entry: string; reason: string }[];
+  error?: string;
+  finishedOn: string;
 }
 
 export const datasetKey = (id: string) => ({ pk: `dataset#${id}`, sk: 'dataset' });

@@ -92,6 +92,20 @@ export const Dataset = z
     revision: z.number().int().describe('Concurrency revision; also served as the ETag'),
     created_on: Timestamp,
     last_modified: Timestamp,
+    import_status: z
+      .object({
+        archives: z.array(
+          z.object({
+            archive: z.string(),
+            status: z.enum(['unpacked', 'failed']),
+            files: z.number().int(),
+            refused: z.array(z.object({ entry: z.string(), reason: z.string() })),
+            error: z.string().optional(),
+            finished_on: Timestamp,
+          }),
+        ),
+      })
+      .describe('What became of uploaded archives (unpacked into the dataset files, entries refused)'),
   })
   .meta({ id: 'Dataset' });
 export type Dataset = z.infer<typeof Dataset>;
