@@ -63,7 +63,7 @@ export interface ArchiveUnpackProps {
 }
 
 /**
- * Unpacking of archives uploaded into datasets: S3 "Object Created" events for `.tar`, `.tar.gz` and
+ * Unpacking of archives uploaded into datasets: S3 "Object Created" events for `.tar`, `.tar.gz`, `.zip` and
  * `.tgz` keys under `u/`, through EventBridge (a rule in this stack, so the retained data stack never
  * depends on this one), invoke functions/events/unpack.ts.
  */
@@ -92,7 +92,7 @@ export class ArchiveUnpack extends Construct {
         detailType: ['Object Created'],
         detail: {
           bucket: { name: [props.bucket.bucketName] },
-          object: { key: Match.anyOf(Match.suffix('.tar'), Match.suffix('.tar.gz'), Match.suffix('.tgz')) },
+          object: { key: Match.anyOf(Match.suffix('.tar'), Match.suffix('.tar.gz'), Match.suffix('.tgz'), Match.suffix('.zip')) },
         },
       },
       targets: [new LambdaFunction(this.function, { retryAttempts: 2 })],

@@ -1,18 +1,21 @@
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
+import * as yauzl from 'yauzl';
 import { getItem, updateItem } from './dynamo';
 import { type ArchiveReport, type DatasetRecord, datasetKey } from './entities/dataset';
-import { getObjectStream, putObject } from './s3';
+import { getObjectStream, headObject, putObject } from './s3';
 import { FilePath } from './schemas/upload';
 
 /**
  * Archives uploaded into a dataset are unpacked, by streaming, into the dataset's files beside them:
  * `files/a/train.tar.gz` holding `cats/1.jpg` gives `files/a/cats/1.jpg`. The archive is never whole in
- * memory (each entry is, up to MAX_ENTRY_BYTES). Entries whose names could escape (absolute, `..`,
+ * memory (each entry is, up to MAX_ENTRY_BYTES): tar is read as one stream, zip through ranged reads
+ * (its directory is at its end), by yauzl. Entries whose names could escape (absolute, `..`,
  * control characters) are refused, and the outcome is reported on the dataset (`import_status`).
  */
-const ARCHIVE = /\.(tar|tar\.gz|tgz)$/i;
+const ARCHIVE = /\.(tar|tar\.gz|tgz|zip)$/i;
 const MAX_ENTRY_BYTES = 64 * 1024 * 1024;
 const KEPT_REPORTS = 20;
 const KEPT_REFUSALS = 20;
@@ -38,41 +41,20 @@ export async function unpackArchive(key: string): Promise<ArchiveReport | undefi
   const refuse = (entry: string, reason: string) => {
     if (report.refused.length < KEPT_REFUSALS) report.refused.push({ entry, reason });
   };
+  /** One entry: stored when its name is safe and its size reasonable, refused and named otherwise. */
+  const store = async (rawName: string, kind: 'file' | 'directory' | 'other', size: number, read: () => Promise<Buffer>) => {
+    const name = rawName.replace(/^\.\//, '');
+    if (kind === 'directory') return;
+    if (kind === 'other') return refuse(name, 'not a regular file');
+    const valid = FilePath.safeParse(name);
+    if (!valid.success) return refuse(name, `refused: ${valid.error.issues[0]?.message ?? 'bad name'}`);
+    if (size > MAX_ENTRY_BYTES) return refuse(name, `over ${MAX_ENTRY_BYTES / 1024 / 1024} MiB: upload it as a file instead`);
+    await putObject(prefix + folder + valid.data, await read());
+    report.files++;
+  };
   try {
-    const extract = tar.extract();
-    extract.on('entry', (header, stream, next) => {
-      const name = header.name.replace(/^\.\//, '');
-      const done = (error?: unknown) => (error ? next(error as Error) : next());
-      if (header.type !== 'file') {
-        if (header.type !== 'directory') refuse(name, `not a regular file (${header.type})`);
-        stream.resume();
-        stream.on('end', done);
-        return;
-      }
-      const valid = FilePath.safeParse(name);
-      if (!valid.success) {
-        refuse(name, `refused: ${valid.error.issues[0]?.message ?? 'bad name'}`);
-        stream.resume();
-        stream.on('end', done);
-        return;
-      }
-      if ((header.size ?? 0) > MAX_ENTRY_BYTES) {
-        refuse(name, `over ${MAX_ENTRY_BYTES / 1024 / 1024} MiB: upload it as a file instead`);
-        stream.resume();
-        stream.on('end', done);
-        return;
-      }
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
-      stream.on('end', () => {
-        putObject(prefix + folder + valid.data, Buffer.concat(chunks)).then(() => {
-          report.files++;
-          done();
-        }, done);
-      });
-    });
-    const source = await getObjectStream(key);
-    await (/\.(gz|tgz)$/i.test(file.path) ? pipeline(source, createGunzip(), extract) : pipeline(source, extract));
+    if (/\.zip$/i.test(file.path)) await readZip(key, store);
+    else await readTar(key, /\.(gz|tgz)$/i.test(file.path), store);
   } catch (error) {
     report.status = 'failed';
     report.error = (error as Error).message;
@@ -91,4 +73,77 @@ async function recordReport(datasetId: string, report: ArchiveReport): Promise<v
     ConditionExpression: 'attribute_exists(pk)',
     ExpressionAttributeValues: { ':archives': archives },
   }).catch(() => undefined); // deleted meanwhile: nothing to report on
+}
+
+type StoreEntry = (name: string, kind: 'file' | 'directory' | 'other', size: number, read: () => Promise<Buffer>) => Promise<void>;
+
+/** The zip's next entry, or undefined at its end (yauzl's lazy mode, as a promise). */
+function nextEntry(zip: yauzl.ZipFile): Promise<yauzl.Entry | undefined> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      zip.off('entry', onEntry);
+      zip.off('end', onEnd);
+      zip.off('error', onError);
+    };
+    const onEntry = (entry: yauzl.Entry) => (cleanup(), resolve(entry));
+    const onEnd = () => (cleanup(), resolve(undefined));
+    const onError = (error: Error) => (cleanup(), reject(error));
+    zip.once('entry', onEntry).once('end', onEnd).once('error', onError);
+    zip.readEntry();
+  });
+}
+
+async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function readTar(key: string, gzipped: boolean, store: StoreEntry): Promise<void> {
+  const extract = tar.extract();
+  extract.on('entry', (header, stream, next) => {
+    const kind = header.type === 'file' ? 'file' : header.type === 'directory' ? 'directory' : 'other';
+    let read: Promise<Buffer> | undefined;
+    store(header.name, kind, header.size ?? 0, () => (read ??= readAll(stream))).then(
+      async () => {
+        if (!read) stream.resume(); // not read: drain it so the archive goes on
+        await read?.catch(() => undefined);
+        next();
+      },
+      (error: unknown) => next(error as Error),
+    );
+  });
+  const source = await getObjectStream(key);
+  await (gzipped ? pipeline(source, createGunzip(), extract) : pipeline(source, extract));
+}
+
+/** yauzl reads a zip through this: every range is a ranged GET on the object, streamed. */
+class ObjectRangeReader extends yauzl.RandomAccessReader {
+  constructor(private readonly key: string) {
+    super();
+  }
+  override _readStreamForRange(start: number, end: number): Readable {
+    const out = new PassThrough();
+    getObjectStream(this.key, { start, end }).then(
+      (body) => body.pipe(out),
+      (error: unknown) => out.destroy(error as Error),
+    );
+    return out;
+  }
+}
+
+async function readZip(key: string, store: StoreEntry): Promise<void> {
+  const size = (await headObject(key))?.size ?? 0;
+  // decodeStrings off: names come as bytes and are judged by our own rules, entry by entry, instead of
+  // yauzl stopping the whole archive at the first unsafe name.
+  const zip = await yauzl.fromRandomAccessReaderPromise(new ObjectRangeReader(key), size, { lazyEntries: true, decodeStrings: false });
+  try {
+    for (let entry = await nextEntry(zip); entry; entry = await nextEntry(zip)) {
+      const name = (entry.fileName as unknown as Buffer).toString('utf8');
+      const kind = name.endsWith('/') ? 'directory' : 'file';
+      await store(name, kind, entry.uncompressedSize, async () => readAll(await zip.openReadStreamPromise(entry)));
+    }
+  } finally {
+    zip.close();
+  }
 }

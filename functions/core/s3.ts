@@ -146,8 +146,10 @@ function unescapeXml(text: string): string {
 }
 
 /** An object's bytes as a stream, never whole in memory (archives to unpack). */
-export async function getObjectStream(key: string): Promise<Readable> {
-  const { status, body } = await openSigned({ url: objectUrl(key).toString(), service: 's3', region: config().region, method: 'GET' });
+export async function getObjectStream(key: string, range?: { start: number; end: number }): Promise<Readable> {
+  // `end` is exclusive here, inclusive in HTTP's Range.
+  const headers: Record<string, string> = range ? { range: `bytes=${range.start}-${range.end - 1}` } : {};
+  const { status, body } = await openSigned({ url: objectUrl(key).toString(), service: 's3', region: config().region, method: 'GET', headers });
   if (status >= 300) {
     const chunks: Buffer[] = [];
     for await (const chunk of body) chunks.push(chunk as Buffer);

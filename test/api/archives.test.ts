@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
+import * as yazl from 'yazl';
 import { describe, expect, it } from 'vitest';
 import { apiUrl, type Json, newUser } from './helpers';
 
@@ -14,7 +15,52 @@ async function tarball(entries: { name: string; data: Buffer }[]): Promise<Buffe
   return Buffer.concat(chunks);
 }
 
+async function zipfile(entries: { name: string; data: Buffer }[]): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  // yazl refuses unsafe names itself; the raw name is patched in after, as a hostile client would.
+  for (const entry of entries) zip.addBuffer(entry.data, entry.name.replace(/\.\.\//g, 'XX/'));
+  zip.end();
+  const chunks: Buffer[] = [];
+  for await (const chunk of zip.outputStream) chunks.push(chunk as Buffer);
+  let bytes = Buffer.concat(chunks);
+  for (const entry of entries) {
+    const safe = Buffer.from(entry.name.replace(/\.\.\//g, 'XX/'));
+    const raw = Buffer.from(entry.name);
+    if (!safe.equals(raw)) bytes = Buffer.from(bytes.toString('latin1').split(safe.toString('latin1')).join(raw.toString('latin1')), 'latin1');
+  }
+  return bytes;
+}
+
+async function upload(owner: { token: string }, base: string, name: string, data: Buffer): Promise<void> {
+  const body = new FormData();
+  body.append('file', new Blob([data]), name);
+  const posted = await fetch(`${apiUrl()}${base}/upload`, { method: 'POST', headers: { authorization: `Bearer ${owner.token}` }, body });
+  expect(posted.status).toBe(201);
+}
+
 describe('archives', () => {
+  it('unpacks a .zip (read by ranged reads) the same way, refusing an entry that would escape', async () => {
+    const owner = await newUser({ label: 'archives-zip' });
+    const dataset = (await owner.api.post(`/api/v1/user/${owner.id}/dataset`, { type: 'image_classification', format: 'default' })).body;
+    const base = `/api/v1/user/${owner.id}/dataset/${dataset.id}`;
+    const good = [
+      { name: 'birds/1.png', data: randomBytes(4000) },
+      { name: 'birds/2.png', data: randomBytes(100) },
+    ];
+    await upload(owner, base, 'batch.zip', await zipfile([...good, { name: '../slip.txt', data: Buffer.from('out') }]));
+    let report: Json;
+    for (let waited = 0; !report && waited < 15_000; waited += 100) {
+      await new Promise((r) => setTimeout(r, 100));
+      report = (await owner.api.get(base)).body.import_status.archives[0];
+    }
+    expect(report).toMatchObject({ archive: 'batch.zip', status: 'unpacked', files: 2 });
+    expect(report.refused).toEqual([{ entry: '../slip.txt', reason: expect.stringContaining('refused') }]);
+    const listed = (await owner.api.get(`${base}/file`)).body.map((f: Json) => f.path).sort();
+    expect(listed).toEqual(['batch.zip', 'birds/1.png', 'birds/2.png']);
+    const file = (await owner.api.get(`${base}/file/birds/1.png`)).body;
+    expect(Buffer.from(await (await fetch(file.url)).arrayBuffer()).equals(good[0]!.data)).toBe(true);
+  });
+
   it('unpacks a .tar.gz beside it, refuses entries that would escape, and reports both on the dataset', async () => {
     // Prepare
     const owner = await newUser({ label: 'archives' });

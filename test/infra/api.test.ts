@@ -172,7 +172,7 @@ describe('archive unpacking', () => {
       EventPattern: Match.objectLike({
         source: ['aws.s3'],
         'detail-type': ['Object Created'],
-        detail: { bucket: { name: Match.anyValue() }, object: { key: Match.arrayWith([{ suffix: '.tar.gz' }, { suffix: '.tgz' }]) } },
+        detail: { bucket: { name: Match.anyValue() }, object: { key: Match.arrayWith([{ suffix: '.tar.gz' }, { suffix: '.tgz' }, { suffix: '.zip' }]) } },
       }),
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalId(platform, platform.unpack.function), 'Arn'] } })],
     });
