@@ -14,9 +14,8 @@ if (!values.table) {
 }
 Object.assign(process.env, {
   TRAINYARD_TABLE: values.table,
-  // This script touches only the table; the other settings are required by the shared config loader.
+  // This script touches only the table; the bucket setting is required by the shared config loader.
   TRAINYARD_BUCKET: 'not-used-by-bootstrap',
-  TRAINYARD_CURSOR_SECRET: randomBytes(32).toString('base64url'),
   ...(values.region ? { AWS_REGION: values.region } : {}),
 });
 const { ensureBootstrapAdmin } = await import('../functions/core/identity');

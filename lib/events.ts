@@ -11,6 +11,21 @@ import { fileURLToPath } from 'node:url';
 import { grantBucket, grantTable } from './access';
 import { TrainyardFunction } from './function';
 
+/**
+ * A function that consumes events about dataset storage: reads and writes the table, reaches the objects
+ * under u/ in the bucket. Both consumers below are built by this one recipe.
+ */
+function storageEventFunction(scope: Construct, id: string, entry: string, props: { table: ITableV2; bucket: IBucket }, timeout: Duration): TrainyardFunction {
+  const fn = new TrainyardFunction(scope, id, {
+    entry: fileURLToPath(new URL(`../functions/events/${entry}`, import.meta.url)),
+    environment: { TRAINYARD_TABLE: props.table.tableName, TRAINYARD_BUCKET: props.bucket.bucketName },
+    timeout,
+  });
+  grantTable(fn, props.table, 'readwrite');
+  grantBucket(fn, props.bucket, 'user-files');
+  return fn;
+}
+
 export interface DatasetPurgeProps {
   /** The table; it must have a stream with new images (DataStack turns it on). */
   readonly table: ITableV2;
@@ -28,18 +43,7 @@ export class DatasetPurge extends Construct {
 
   constructor(scope: Construct, id: string, props: DatasetPurgeProps) {
     super(scope, id);
-    this.function = new TrainyardFunction(this, 'PurgeFunction', {
-      entry: fileURLToPath(new URL('../functions/events/purge.ts', import.meta.url)),
-      environment: {
-        TRAINYARD_TABLE: props.table.tableName,
-        TRAINYARD_BUCKET: props.bucket.bucketName,
-        // Required by the shared configuration; the purge never signs a cursor.
-        TRAINYARD_CURSOR_SECRET_ARN: 'arn:aws:secretsmanager:unused',
-      },
-      timeout: Duration.minutes(5),
-    });
-    grantTable(this.function, props.table, 'readwrite');
-    grantBucket(this.function, props.bucket, 'user-files');
+    this.function = storageEventFunction(this, 'PurgeFunction', 'purge.ts', props, Duration.minutes(5));
     this.function.addEventSource(
       new DynamoEventSource(props.table, {
         startingPosition: StartingPosition.LATEST,
@@ -72,19 +76,7 @@ export class ArchiveUnpack extends Construct {
 
   constructor(scope: Construct, id: string, props: ArchiveUnpackProps) {
     super(scope, id);
-    this.function = new TrainyardFunction(this, 'UnpackFunction', {
-      entry: fileURLToPath(new URL('../functions/events/unpack.ts', import.meta.url)),
-      environment: {
-        TRAINYARD_TABLE: props.table.tableName,
-        TRAINYARD_BUCKET: props.bucket.bucketName,
-        // Required by the shared configuration; unpacking never signs a cursor.
-        TRAINYARD_CURSOR_SECRET_ARN: 'arn:aws:secretsmanager:unused',
-      },
-      timeout: Duration.minutes(15),
-      memorySize: 1024,
-    });
-    grantTable(this.function, props.table, 'readwrite');
-    grantBucket(this.function, props.bucket, 'user-files');
+    this.function = storageEventFunction(this, 'UnpackFunction', 'unpack.ts', props, Duration.minutes(15));
     new Rule(this, 'ArchiveUploaded', {
       description: 'Trainyard: an archive landed in a dataset; unpack it',
       eventPattern: {

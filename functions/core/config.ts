@@ -11,7 +11,10 @@ const ConfigSchema = z.object({
   AWS_REGION: z.string().min(1).default('us-east-1'),
   TRAINYARD_DYNAMODB_ENDPOINT: z.url().optional(),
   TRAINYARD_S3_ENDPOINT: z.url().optional(),
-  /** Key that signs pagination cursors: given directly (local) or as a Secrets Manager ARN (AWS). */
+  /**
+   * Key that signs pagination cursors: given directly (local) or as a Secrets Manager ARN (AWS). Only the
+   * functions that page need one; secrets.ts fails at first use when neither is set.
+   */
   TRAINYARD_CURSOR_SECRET: z.string().min(32).optional(),
   TRAINYARD_CURSOR_SECRET_ARN: z.string().startsWith('arn:').optional(),
 });
@@ -36,9 +39,6 @@ export function config(): Config {
     throw new Error(`Trainyard configuration is incomplete or invalid: ${missing}`);
   }
   const env = parsed.data;
-  if (!env.TRAINYARD_CURSOR_SECRET && !env.TRAINYARD_CURSOR_SECRET_ARN) {
-    throw new Error('Trainyard configuration needs TRAINYARD_CURSOR_SECRET or TRAINYARD_CURSOR_SECRET_ARN');
-  }
   loaded = {
     tableName: env.TRAINYARD_TABLE,
     bucketName: env.TRAINYARD_BUCKET,

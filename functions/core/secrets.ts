@@ -12,6 +12,7 @@ export function cursorSigningKey(): Promise<string> {
   cursorKey ??= (async () => {
     const { cursorSecret, cursorSecretArn, region } = config();
     if (cursorSecret) return cursorSecret;
+    if (!cursorSecretArn) throw new Error('Trainyard configuration needs TRAINYARD_CURSOR_SECRET or TRAINYARD_CURSOR_SECRET_ARN to sign cursors');
     const response = await sendSigned({
       url: `https://secretsmanager.${region}.amazonaws.com/`,
       service: 'secretsmanager',

@@ -38,6 +38,16 @@ async function upload(owner: { token: string }, base: string, name: string, data
   expect(posted.status).toBe(201);
 }
 
+/** The newest archive report on the dataset, once the background unpacking has written one. */
+async function reportOf(api: { get: (path: string) => Promise<{ body: Json }> }, base: string): Promise<Json> {
+  for (let waited = 0; waited < 15_000; waited += 100) {
+    const report = (await api.get(base)).body.import_status.archives[0];
+    if (report) return report;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no archive report on ${base} after 15 s`);
+}
+
 describe('archives', () => {
   it('unpacks a .zip (read by ranged reads) the same way, refusing an entry that would escape', async () => {
     const owner = await newUser({ label: 'archives-zip' });
@@ -48,11 +58,7 @@ describe('archives', () => {
       { name: 'birds/2.png', data: randomBytes(100) },
     ];
     await upload(owner, base, 'batch.zip', await zipfile([...good, { name: '../slip.txt', data: Buffer.from('out') }]));
-    let report: Json;
-    for (let waited = 0; !report && waited < 15_000; waited += 100) {
-      await new Promise((r) => setTimeout(r, 100));
-      report = (await owner.api.get(base)).body.import_status.archives[0];
-    }
+    const report = await reportOf(owner.api, base);
     expect(report).toMatchObject({ archive: 'batch.zip', status: 'unpacked', files: 2 });
     expect(report.refused).toEqual([{ entry: '../slip.txt', reason: expect.stringContaining('refused') }]);
     const listed = (await owner.api.get(`${base}/file`)).body.map((f: Json) => f.path).sort();
@@ -77,17 +83,10 @@ describe('archives', () => {
     const archive = gzipSync(await tarball([...good, ...bad]));
 
     // Act: TAO's form upload (any upload into the dataset's files would do)
-    const body = new FormData();
-    body.append('file', new Blob([archive]), 'train.tar.gz');
-    const posted = await fetch(`${apiUrl()}${base}/upload`, { method: 'POST', headers: { authorization: `Bearer ${owner.token}` }, body });
-    expect(posted.status).toBe(201);
+    await upload(owner, base, 'train.tar.gz', archive);
 
     // Assess: the report arrives on the dataset…
-    let report: Json;
-    for (let waited = 0; !report && waited < 15_000; waited += 100) {
-      await new Promise((r) => setTimeout(r, 100));
-      report = (await owner.api.get(base)).body.import_status.archives[0];
-    }
+    const report = await reportOf(owner.api, base);
     expect(report).toMatchObject({ archive: 'train.tar.gz', status: 'unpacked', files: 2 });
     expect(report.refused.map((r: Json) => r.entry).sort()).toEqual(['../../../escape.txt', 'dogs/../../x.txt']);
     // …and the entries are files of the dataset, byte for byte; nothing escaped.
@@ -103,14 +102,8 @@ describe('archives', () => {
     const owner = await newUser({ label: 'archives-bad' });
     const dataset = (await owner.api.post(`/api/v1/user/${owner.id}/dataset`, { type: 'object_detection', format: 'coco' })).body;
     const base = `/api/v1/user/${owner.id}/dataset/${dataset.id}`;
-    const body = new FormData();
-    body.append('file', new Blob([randomBytes(5000)]), 'broken.tgz');
-    expect((await fetch(`${apiUrl()}${base}/upload`, { method: 'POST', headers: { authorization: `Bearer ${owner.token}` }, body })).status).toBe(201);
-    let report: Json;
-    for (let waited = 0; !report && waited < 15_000; waited += 100) {
-      await new Promise((r) => setTimeout(r, 100));
-      report = (await owner.api.get(base)).body.import_status.archives[0];
-    }
+    await upload(owner, base, 'broken.tgz', randomBytes(5000));
+    const report = await reportOf(owner.api, base);
     expect(report).toMatchObject({ archive: 'broken.tgz', status: 'failed', files: 0 });
     expect(report.error).toEqual(expect.any(String));
   });
