@@ -147,3 +147,19 @@ export function errorShapeOf(body: unknown): { keys: string[]; types: Record<str
 }
 
 export const ERROR_TYPES = { code: 'string', details: 'array', error_code: 'number', error_desc: 'string', request_id: 'string' };
+
+/**
+ * GETs a presigned storage URL and returns the bytes. Retries a connection the storage stand-in closed
+ * just as it was reused (keep-alive race, "other side closed"), as any HTTP client retries an idempotent GET.
+ */
+export async function fetchBytes(url: string): Promise<Buffer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await fetch(url);
+      if (response.status !== 200) throw new Error(`GET answered ${response.status}`);
+      return Buffer.from(await response.arrayBuffer());
+    } catch (error) {
+      if (attempt >= 3 || !String((error as { cause?: { code?: string } }).cause?.code ?? '').startsWith('UND_ERR_SOCKET')) throw error;
+    }
+  }
+}

@@ -5,7 +5,7 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiUrl, newUser, type TestUser } from './helpers';
+import { apiUrl, fetchBytes, newUser, type TestUser } from './helpers';
 
 /** The upload client (`npm run upload`), as a user runs it: killed mid-upload, then run again to resume. */
 const CLI = resolve('bin/upload.ts');
@@ -64,7 +64,7 @@ describe('npm run upload', () => {
     expect(result).toMatchObject({ upload_id: state.session, status: 'completed', files: 2 });
     expect(existsSync(stateFile)).toBe(false);
     const file = await owner.api.get(`/api/v1/user/${owner.id}/dataset/${datasetId}/file/cats/big.bin`);
-    const bytes = Buffer.from(await (await fetch(file.body.url)).arrayBuffer());
+    const bytes = await fetchBytes(file.body.url);
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(createHash('sha256').update(big).digest('hex'));
   });
 });

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { apiUrl, type Json, newUser, type TestUser } from './helpers';
+import { apiUrl, fetchBytes, type Json, newUser, type TestUser } from './helpers';
 
 /**
  * Upload sessions: bytes go from the client to storage through presigned URLs, never through the API.
@@ -31,9 +31,7 @@ async function putToStorage(url: string, data: Uint8Array): Promise<string> {
 async function download(path: string): Promise<Uint8Array> {
   const file = await api('GET', `${base}/file/${path}`);
   expect(file.status).toBe(200);
-  const response = await fetch(file.body.url);
-  expect(response.status).toBe(200);
-  return new Uint8Array(await response.arrayBuffer());
+  return new Uint8Array(await fetchBytes(file.body.url));
 }
 
 beforeAll(async () => {
