@@ -57,6 +57,10 @@ export function createApiServer(handlers: Record<HandlerGroup, ApiHandler>, auth
         if (--inFlight === 0) for (const done of idle.splice(0)) done();
       });
   }) as ApiServer;
+  // API Gateway keeps idle client connections for minutes; Node's default (5 s) closes them under clients
+  // that pooled the socket a moment earlier, which they see as "other side closed" on their next request.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   server.drained = () => (inFlight === 0 ? Promise.resolve() : new Promise((done) => idle.push(done)));
   return server;
 }

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -19,6 +19,19 @@ const TSX = import.meta.resolve('tsx');
 
 function cliArgs() {
   return ['--import', TSX, CLI, '--api', `${apiUrl()}/api/v1`, '--dataset', datasetId, '--concurrency', '1', 'data'];
+}
+
+/** Runs a process to its end without blocking this one (a blocked test process lets its pooled connections go stale). */
+function run(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeout: number }) {
+  return new Promise<{ status: number | null; stdout: string; stderr: string }>((done, fail) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', fail);
+    child.once('close', (status) => done({ status, stdout, stderr }));
+  });
 }
 
 beforeAll(async () => {
@@ -55,7 +68,7 @@ describe('npm run upload', () => {
     const state = JSON.parse(await readFile(stateFile, 'utf8'));
 
     // Act 2: run it again.
-    const second = spawnSync(process.execPath, cliArgs(), { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
+    const second = await run(process.execPath, cliArgs(), { cwd: dir, env, timeout: 120_000 });
 
     // Assess
     expect(second.status, second.stderr).toBe(0);
