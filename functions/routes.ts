@@ -8,6 +8,28 @@ import {
   DatasetPathParams,
   DatasetReplace,
 } from './core/schemas/dataset';
+import {
+  BatchResult,
+  DatasetStats,
+  DatasetVersion,
+  Label,
+  LabelBatchDelete,
+  LabelBatchRename,
+  LabelBatchResult,
+  LabelCreate,
+  LabelDeleteQuery,
+  LabelPatch,
+  LabelPathParams,
+  Sample,
+  SampleBatchAdd,
+  SampleBatchAnnotate,
+  SampleBatchDelete,
+  SampleListQuery,
+  SamplePatch,
+  SamplePathParams,
+  VersionCreate,
+  VersionPathParams,
+} from './core/schemas/sample';
 import { FileDownload, FilePathParams, StoredFile, UploadComplete, UploadPathParams, UploadSession, UploadStart } from './core/schemas/upload';
 import {
   Health,
@@ -28,8 +50,8 @@ import {
  * `group` names the Lambda function (one per resource group, `functions/api/{group}.ts`);
  * `access` is what the caller's token must allow: `public` (no token), `read`, `write`, or `admin`.
  */
-export type HandlerGroup = 'health' | 'docs' | 'identity' | 'datasets' | 'files';
-export const HANDLER_GROUPS: readonly HandlerGroup[] = ['health', 'docs', 'identity', 'datasets', 'files'];
+export type HandlerGroup = 'health' | 'docs' | 'identity' | 'datasets' | 'files' | 'samples';
+export const HANDLER_GROUPS: readonly HandlerGroup[] = ['health', 'docs', 'identity', 'datasets', 'files', 'samples'];
 export type Access = 'public' | 'read' | 'write' | 'admin';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -65,6 +87,7 @@ export interface RouteDef {
 }
 
 const USER = '/api/v1/user/{user_id}';
+const DATASET = `${USER}/dataset/{dataset_id}`;
 
 export const routes = {
   getLiveness: {
@@ -184,6 +207,95 @@ export const routes = {
   getFile: {
     method: 'GET', path: `${USER}/dataset/{dataset_id}/file/{path+}`, group: 'files', access: 'read', tag: 'dataset files',
     summary: 'One stored file with a presigned download URL (valid 15 minutes)', params: FilePathParams, status: 200, response: FileDownload,
+  },
+  listSamples: {
+    method: 'GET', path: `${DATASET}/sample`, group: 'samples', access: 'read', tag: 'dataset samples',
+    summary: "A dataset's samples in path order; filter by labeled, label, tag, review_state",
+    params: DatasetPathParams, query: SampleListQuery, status: 200, response: Sample, list: true,
+  },
+  addSamples: {
+    method: 'POST', path: `${DATASET}/sample`, group: 'samples', access: 'write', tag: 'dataset samples',
+    summary: 'Batch add (up to 1,000): stored files become samples, optionally with annotations and tags; a result per item',
+    params: DatasetPathParams, body: SampleBatchAdd, status: 201, response: BatchResult, idempotent: true,
+  },
+  deleteSamples: {
+    method: 'POST', path: `${DATASET}/sample/delete`, group: 'samples', access: 'write', tag: 'dataset samples',
+    summary: 'Batch delete (up to 1,000), with their files when delete_source is true; a result per item',
+    params: DatasetPathParams, body: SampleBatchDelete, status: 200, response: BatchResult,
+  },
+  annotateSamples: {
+    method: 'POST', path: `${DATASET}/sample/annotations`, group: 'samples', access: 'write', tag: 'dataset samples',
+    summary: "Manual labeling in batches (up to 1,000): each sample's annotations are replaced whole; a result per item",
+    params: DatasetPathParams, body: SampleBatchAnnotate, status: 200, response: BatchResult,
+  },
+  getSample: {
+    method: 'GET', path: `${DATASET}/sample/{sample_id}`, group: 'samples', access: 'read', tag: 'dataset samples',
+    summary: 'One sample with its annotations', params: SamplePathParams, status: 200, response: Sample, etag: true,
+  },
+  updateSample: {
+    method: 'PATCH', path: `${DATASET}/sample/{sample_id}`, group: 'samples', access: 'write', tag: 'dataset samples',
+    summary: "Change a sample's annotations, tags or review state", params: SamplePathParams, body: SamplePatch,
+    status: 200, response: Sample, etag: true, ifMatch: true,
+  },
+  deleteSample: {
+    method: 'DELETE', path: `${DATASET}/sample/{sample_id}`, group: 'samples', access: 'write', tag: 'dataset samples',
+    summary: 'Delete a sample (its file stays); answers the deleted sample', params: SamplePathParams,
+    status: 200, response: Sample, ifMatch: true,
+  },
+  listLabels: {
+    method: 'GET', path: `${DATASET}/label`, group: 'samples', access: 'read', tag: 'dataset labels',
+    summary: "A dataset's labels (its class list), in name order", params: DatasetPathParams, query: PageQuery,
+    status: 200, response: Label, list: true,
+  },
+  createLabel: {
+    method: 'POST', path: `${DATASET}/label`, group: 'samples', access: 'write', tag: 'dataset labels',
+    summary: 'Add a label; 409 when the name is taken', params: DatasetPathParams, body: LabelCreate, status: 201,
+    response: Label, idempotent: true,
+  },
+  renameLabels: {
+    method: 'POST', path: `${DATASET}/label/rename`, group: 'samples', access: 'write', tag: 'dataset labels',
+    summary: 'Batch rename (up to 100, in order); every sample carrying a label follows; a result per label',
+    params: DatasetPathParams, body: LabelBatchRename, status: 200, response: LabelBatchResult,
+  },
+  deleteLabels: {
+    method: 'POST', path: `${DATASET}/label/delete`, group: 'samples', access: 'write', tag: 'dataset labels',
+    summary: 'Batch delete (up to 100): their annotations leave the samples, or with delete_samples the samples go; a result per label',
+    params: DatasetPathParams, body: LabelBatchDelete, status: 200, response: LabelBatchResult,
+  },
+  updateLabel: {
+    method: 'PATCH', path: `${DATASET}/label/{name}`, group: 'samples', access: 'write', tag: 'dataset labels',
+    summary: 'Rename (every sample carrying it follows) or recolour a label', params: LabelPathParams, body: LabelPatch,
+    status: 200, response: Label,
+  },
+  deleteLabel: {
+    method: 'DELETE', path: `${DATASET}/label/{name}`, group: 'samples', access: 'write', tag: 'dataset labels',
+    summary: 'Delete a label: its annotations leave the samples (or, with delete_samples=true, those samples go)',
+    params: LabelPathParams, query: LabelDeleteQuery, status: 200, response: Label,
+  },
+  getStats: {
+    method: 'GET', path: `${DATASET}/stats`, group: 'samples', access: 'read', tag: 'dataset samples',
+    summary: 'Counts of samples, labeled and unlabeled, per label and review state, and bytes',
+    params: DatasetPathParams, status: 200, response: DatasetStats,
+  },
+  createVersion: {
+    method: 'POST', path: `${DATASET}/version`, group: 'samples', access: 'write', tag: 'dataset versions',
+    summary: "Freeze the dataset's samples and annotations into an immutable version (a manifest in storage)",
+    params: DatasetPathParams, body: VersionCreate.default({}), status: 201, response: DatasetVersion, idempotent: true,
+  },
+  listVersions: {
+    method: 'GET', path: `${DATASET}/version`, group: 'samples', access: 'read', tag: 'dataset versions',
+    summary: "A dataset's versions, newest first", params: DatasetPathParams, query: PageQuery, status: 200,
+    response: DatasetVersion, list: true,
+  },
+  getVersion: {
+    method: 'GET', path: `${DATASET}/version/{version_id}`, group: 'samples', access: 'read', tag: 'dataset versions',
+    summary: 'One version, with a presigned URL to its manifest (valid 15 minutes)', params: VersionPathParams,
+    status: 200, response: DatasetVersion,
+  },
+  deleteVersion: {
+    method: 'DELETE', path: `${DATASET}/version/{version_id}`, group: 'samples', access: 'write', tag: 'dataset versions',
+    summary: 'Delete a version and its manifest; answers the deleted version', params: VersionPathParams,
+    status: 200, response: DatasetVersion,
   },
 } as const satisfies Record<string, RouteDef>;
 

@@ -43,6 +43,7 @@ const handlerModules = {
   identity: () => import('../functions/api/identity'),
   datasets: () => import('../functions/api/datasets'),
   files: () => import('../functions/api/files'),
+  samples: () => import('../functions/api/samples'),
 } satisfies Record<HandlerGroup, () => Promise<{ handler: unknown }>>;
 
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {

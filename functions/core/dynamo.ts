@@ -22,6 +22,7 @@ export interface QueryInput extends Expression {
   IndexName?: string;
   KeyConditionExpression: string;
   FilterExpression?: string;
+  ProjectionExpression?: string;
   ScanIndexForward?: boolean;
   Limit?: number;
   ExclusiveStartKey?: Item;
@@ -76,19 +77,23 @@ export async function putItem(item: Item, condition?: { ConditionExpression: str
   await call('PutItem', { Item: toWire(item), ...(condition ? { ConditionExpression: condition.ConditionExpression, ...expression(condition) } : {}) });
 }
 
-/** UpdateItem answering the item as it is after the update. */
+/**
+ * UpdateItem answering the item as it is after the update, or with `UPDATED_OLD` the updated attributes
+ * as they were before (empty when the item is new: how an upsert learns it created something).
+ */
 export async function updateItem(
   key: Item,
   input: { UpdateExpression: string; ConditionExpression?: string } & Expression,
+  returnValues: 'ALL_NEW' | 'UPDATED_OLD' = 'ALL_NEW',
 ): Promise<Item> {
   const out = await call('UpdateItem', {
     Key: toWire(key),
     UpdateExpression: input.UpdateExpression,
     ...(input.ConditionExpression ? { ConditionExpression: input.ConditionExpression } : {}),
     ...expression(input),
-    ReturnValues: 'ALL_NEW',
+    ReturnValues: returnValues,
   });
-  return fromWire(out.Attributes);
+  return out.Attributes ? fromWire(out.Attributes) : {};
 }
 
 export async function deleteItem(key: Item, condition?: { ConditionExpression: string } & Expression): Promise<void> {

@@ -1,4 +1,7 @@
-import { deleteItem, query } from './dynamo';
+import { deleteItem, type Item, query, type QueryInput } from './dynamo';
+import { labelsOfDataset } from './entities/label';
+import { sampleCounterKey, samplesOfDataset } from './entities/sample';
+import { versionsOfDataset } from './entities/version';
 import type { PurgeRecord } from './entities/purge';
 import { purgeKey } from './entities/purge';
 import { type UploadRecord, uploadKey, uploadsByDataset } from './entities/upload';
@@ -6,12 +9,29 @@ import { abortMultipartUpload, deleteObject, listObjects } from './s3';
 
 const IN_FLIGHT = 16;
 
+/** Delete every row a query finds (table keys only), IN_FLIGHT at a time; answers how many. */
+async function deleteRows(input: QueryInput): Promise<number> {
+  let count = 0;
+  // Each query starts over: the rows it returned are gone by the next one.
+  for (;;) {
+    const page = await query({ ...input, ProjectionExpression: 'pk, sk', Limit: 500 });
+    if (page.items.length === 0) return count;
+    for (let i = 0; i < page.items.length; i += IN_FLIGHT) {
+      await Promise.all(page.items.slice(i, i + IN_FLIGHT).map((row: Item) => deleteItem({ pk: row.pk, sk: row.sk })));
+    }
+    count += page.items.length;
+  }
+}
+
 /**
- * Remove what a deleted dataset left behind: every object under its prefix, its upload sessions (open
- * multipart uploads aborted), then the purge record itself. Safe to run again after a failure: each
+ * Remove what a deleted dataset left behind: its samples, labels and versions, every object under its
+ * prefix, its upload sessions (open multipart uploads aborted), then the purge record itself. Safe to run again after a failure: each
  * step only removes what is still there.
  */
-export async function purgeDataset(purge: PurgeRecord): Promise<{ objects: number; uploads: number }> {
+export async function purgeDataset(purge: PurgeRecord): Promise<{ objects: number; uploads: number; rows: number }> {
+  let rows = 0;
+  for (const partition of [samplesOfDataset, labelsOfDataset, versionsOfDataset]) rows += await deleteRows(partition(purge.datasetId));
+  await deleteItem(sampleCounterKey(purge.datasetId));
   let uploads = 0;
   for (let start: Record<string, unknown> | undefined, first = true; first || start; first = false) {
     const page = await query({ ...uploadsByDataset(purge.datasetId), ExclusiveStartKey: start });
@@ -35,5 +55,5 @@ export async function purgeDataset(purge: PurgeRecord): Promise<{ objects: numbe
     objects += listed.length;
   }
   await deleteItem(purgeKey(purge.datasetId));
-  return { objects, uploads };
+  return { objects, uploads, rows };
 }

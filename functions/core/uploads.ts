@@ -1,4 +1,5 @@
 import { type Caller } from './caller';
+import { mapLimited } from './concurrency';
 import { datasetPrefix, loadDataset } from './datasets';
 import { getItem, isConditionalCheckFailure, putItem } from './dynamo';
 import type { DatasetRecord } from './entities/dataset';
@@ -198,16 +199,4 @@ export async function saveFormUpload(caller: Caller, ownerId: string, datasetId:
   if (!name.success) throw new BadRequest('the uploaded file needs a plain file name', [{ path: ['form', 'file'], message: name.error.issues[0]?.message ?? 'bad name' }]);
   await putObject(datasetFilesPrefix(dataset) + name.data, file.data);
   return { message: 'Data successfully uploaded' };
-}
-
-/** `map` with at most `limit` calls in flight, results in input order. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      for (let i = next++; i < items.length; i = next++) results[i] = await fn(items[i]!);
-    }),
-  );
-  return results;
 }

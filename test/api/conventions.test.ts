@@ -52,8 +52,9 @@ describe('the route table', () => {
   });
 
   it.each(entries)('%s follows the status conventions (creates 201, lists are GETs, bodies only where they belong)', (_, route) => {
-    // POSTs create (201), except actions on something that exists (TAO's cancel/resume style): 200.
-    const action = /\/(renew|complete|cancel|resume|pause)$/.test(route.path);
+    // POSTs create (201), except actions on things that exist (TAO's cancel/resume style, batch
+    // delete/rename/annotate): 200.
+    const action = /\/(renew|complete|cancel|resume|pause|delete|rename|annotations)$/.test(route.path);
     if (route.method === 'POST' && !action) expect(route.status).toBe(201);
     else expect(route.status).toBe(200);
     if (route.list) expect(route.method).toBe('GET');

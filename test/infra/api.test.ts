@@ -147,10 +147,11 @@ describe('least privilege', () => {
     }
   });
 
-  it('only the files function may touch S3, no action is a wildcard, and no role carries a managed policy', () => {
+  it('only the data-plane functions (files, samples) may touch S3, no action is a wildcard, and no role carries a managed policy', () => {
+    const dataPlane: readonly string[] = ['files', 'samples'];
     for (const group of [...HANDLER_GROUPS, 'authorizer'] as const) {
       expect(actionsOf(group).filter((a) => a.includes('*'))).toEqual([]);
-      if (group !== 'files') expect(actionsOf(group).filter((a) => a.startsWith('s3:'))).toEqual([]);
+      if (!dataPlane.includes(group)) expect(actionsOf(group).filter((a) => a.startsWith('s3:'))).toEqual([]);
     }
     for (const role of Object.values(template.findResources('AWS::IAM::Role')) as Resource[]) {
       expect(role.Properties.ManagedPolicyArns).toBeUndefined();
