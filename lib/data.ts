@@ -82,7 +82,7 @@ export class Data extends Construct {
       versioned,
       serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'data-bucket/',
-      // Object events go to EventBridge, where the platform stack's rules pick them up (archives to unpack).
+      // Object events go to EventBridge, where the platform stack's rule picks up files landing in datasets.
       eventBridgeEnabled: true,
       // Browsers upload parts with presigned URLs and must read each part's ETag to complete the upload.
       cors: [

@@ -2,9 +2,10 @@ import { Duration } from 'aws-cdk-lib';
 import { Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Match, Rule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
@@ -60,34 +61,46 @@ export class DatasetPurge extends Construct {
   }
 }
 
-export interface ArchiveUnpackProps {
+export interface DatasetIngestProps {
   readonly table: ITableV2;
   /** The data bucket; it must send its events to EventBridge (DataStack turns that on). */
   readonly bucket: IBucket;
 }
 
 /**
- * Unpacking of archives uploaded into datasets: S3 "Object Created" events for `.tar`, `.tar.gz`, `.zip` and
- * `.tgz` keys under `u/`, through EventBridge (a rule in this stack, so the retained data stack never
- * depends on this one), invoke functions/events/unpack.ts.
+ * What becomes of files landing in datasets: S3 "Object Created" events for keys under
+ * `u/{user}/dataset/{id}/files/` go through EventBridge (a rule in this stack, so the retained data stack never
+ * depends on this one) onto a queue, and functions/events/ingest.ts takes them in batches of up to 100:
+ * images become samples, archives are unpacked, annotation files imported. A batch item that fails is
+ * retried alone (batch item failures), up to five receipts, then kept 14 days in a dead-letter queue.
  */
-export class ArchiveUnpack extends Construct {
+export class DatasetIngest extends Construct {
   public readonly function: TrainyardFunction;
+  public readonly queue: Queue;
+  public readonly deadLetters: Queue;
 
-  constructor(scope: Construct, id: string, props: ArchiveUnpackProps) {
+  constructor(scope: Construct, id: string, props: DatasetIngestProps) {
     super(scope, id);
-    this.function = storageEventFunction(this, 'UnpackFunction', 'unpack.ts', props, Duration.minutes(15));
-    new Rule(this, 'ArchiveUploaded', {
-      description: 'Trainyard: an archive landed in a dataset; unpack it',
+    const timeout = Duration.minutes(15);
+    this.function = storageEventFunction(this, 'IngestFunction', 'ingest.ts', props, timeout);
+    this.deadLetters = new Queue(this, 'DeadLetters', { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    Validations.of(this.deadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This is the dead-letter queue of the ingest queue; it has none of its own.' });
+    this.queue = new Queue(this, 'Landed', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // Lambda's rule of thumb: six times the function's timeout, so a batch in progress is not handed out twice.
+      visibilityTimeout: Duration.minutes(90),
+      deadLetterQueue: { queue: this.deadLetters, maxReceiveCount: 5 },
+    });
+    new Rule(this, 'FileLanded', {
+      description: 'Trainyard: a file landed in a dataset; make samples of it, unpack it or import its annotations',
       eventPattern: {
         source: ['aws.s3'],
         detailType: ['Object Created'],
-        detail: {
-          bucket: { name: [props.bucket.bucketName] },
-          object: { key: Match.anyOf(Match.suffix('.tar'), Match.suffix('.tar.gz'), Match.suffix('.tgz'), Match.suffix('.zip')) },
-        },
+        detail: { bucket: { name: [props.bucket.bucketName] }, object: { key: Match.wildcard('u/*/dataset/*/files/*') } },
       },
-      targets: [new LambdaFunction(this.function, { retryAttempts: 2 })],
+      targets: [new SqsQueue(this.queue)],
     });
+    this.function.addEventSource(new SqsEventSource(this.queue, { batchSize: 100, maxBatchingWindow: Duration.seconds(5), reportBatchItemFailures: true }));
   }
 }

@@ -3,7 +3,7 @@ import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { ArchiveUnpack, DatasetPurge } from './events';
+import { DatasetIngest, DatasetPurge } from './events';
 import { Api, type ApiProps } from './api';
 
 export interface PlatformStackProps extends StackProps {
@@ -18,7 +18,7 @@ export interface PlatformStackProps extends StackProps {
 export class PlatformStack extends Stack {
   public readonly api: Api;
   public readonly purge: DatasetPurge;
-  public readonly unpack: ArchiveUnpack;
+  public readonly ingest: DatasetIngest;
 
   constructor(scope: Construct, id: string, props: PlatformStackProps) {
     super(scope, id, props);
@@ -30,7 +30,7 @@ export class PlatformStack extends Stack {
     });
 
     this.purge = new DatasetPurge(this, 'DatasetPurge', { table: props.table, bucket: props.bucket });
-    this.unpack = new ArchiveUnpack(this, 'ArchiveUnpack', { table: props.table, bucket: props.bucket });
+    this.ingest = new DatasetIngest(this, 'DatasetIngest', { table: props.table, bucket: props.bucket });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the Trainyard API' });
     new CfnOutput(this, 'TableName', { value: props.table.tableName, description: 'The DynamoDB table' });

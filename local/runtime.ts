@@ -186,23 +186,47 @@ async function startPurgeStream(): Promise<{ stop(): Promise<void> }> {
 }
 
 /**
- * The stand-in for S3 → EventBridge → the unpack function: s3rver's own "ObjectCreated" events are
- * handed, one at a time in order, to the same handler as EventBridge "Object Created" events.
+ * The stand-in for S3 → EventBridge → queue → the ingest function: s3rver's own "ObjectCreated" events
+ * are queued as EventBridge "Object Created" events and handed to the same handler in SQS-shaped batches
+ * of up to 100, by a few workers at once (as Lambda polls a queue). A record the handler hands back is
+ * queued again, up to MAX_ATTEMPTS in all, as the queue's redrive policy would.
  */
 async function forwardObjectEvents(s3: S3rver, bucket: string): Promise<{ stop(): Promise<void> }> {
-  const { handler } = await import('../functions/events/unpack');
-  let queue: Promise<unknown> = Promise.resolve();
+  const { handler } = await import('../functions/events/ingest');
+  const BATCH = 100;
+  const WORKERS = 4;
+  const MAX_ATTEMPTS = 3;
+  const queue: { id: string; body: string; attempts: number }[] = [];
+  let working = 0;
+  const idle: (() => void)[] = [];
+  const work = async () => {
+    working++;
+    try {
+      while (queue.length) {
+        const batch = queue.splice(0, BATCH);
+        const Records = batch.map((m) => ({ messageId: m.id, body: m.body, receiptHandle: m.id, attributes: { ApproximateReceiveCount: String(m.attempts + 1) } }));
+        const failed = await handler({ Records } as never).then(
+          (r) => new Set(r.batchItemFailures.map((f) => f.itemIdentifier)),
+          (error: unknown) => (console.error('local object events:', (error as Error).message), new Set(batch.map((m) => m.id))),
+        );
+        for (const message of batch) if (failed.has(message.id) && message.attempts + 1 < MAX_ATTEMPTS) queue.push({ ...message, attempts: message.attempts + 1 });
+      }
+    } finally {
+      if (--working === 0) for (const done of idle.splice(0)) done();
+    }
+  };
   s3.on('event', (event: { Records?: { eventName?: string; s3?: { object?: { key?: string; size?: number } } }[] }) => {
     for (const record of event.Records ?? []) {
       const key = record.s3?.object?.key;
       if (!record.eventName?.startsWith('ObjectCreated:') || !key) continue;
       const detail = { bucket: { name: bucket }, object: { key, size: record.s3?.object?.size } };
-      queue = queue
-        .then(() => handler({ version: '0', id: randomBytes(8).toString('hex'), 'detail-type': 'Object Created', source: 'aws.s3', account: 'local', time: new Date().toISOString(), region: 'local', resources: [], detail }))
-        .catch((error: unknown) => console.error('local object events:', (error as Error).message));
+      const id = randomBytes(8).toString('hex');
+      const body = JSON.stringify({ version: '0', id, 'detail-type': 'Object Created', source: 'aws.s3', account: 'local', time: new Date().toISOString(), region: 'local', resources: [], detail });
+      queue.push({ id, body, attempts: 0 });
     }
+    if (working < WORKERS && queue.length) void work();
   });
-  return { stop: async () => void (await queue) };
+  return { stop: () => (working === 0 ? Promise.resolve() : new Promise<void>((done) => idle.push(done))) };
 }
 
 /** Runs `fn` at most once; later calls share the first call's promise. */

@@ -19,6 +19,9 @@ const ARCHIVE = /\.(tar|tar\.gz|tgz|zip)$/i;
 const MAX_ENTRY_BYTES = 64 * 1024 * 1024;
 const KEPT_REPORTS = 20;
 const KEPT_REFUSALS = 20;
+const IN_FLIGHT = 16;
+const ANNOTATION_LIKE = /\.(json|jsonl|ndjson|manifest|txt|ya?ml|names|xml)$/i;
+const MAX_DEFERRED_BYTES = 256 * 1024 * 1024;
 
 /** `u/{owner}/dataset/{id}/files/{path}` → its parts, or undefined for any other key. */
 export function datasetFileOf(key: string): { ownerId: string; datasetId: string; path: string } | undefined {
@@ -41,6 +44,23 @@ export async function unpackArchive(key: string): Promise<ArchiveReport | undefi
   const refuse = (entry: string, reason: string) => {
     if (report.refused.length < KEPT_REFUSALS) report.refused.push({ entry, reason });
   };
+  // Entries are stored IN_FLIGHT at a time while the archive reads on.
+  const inFlight = new Set<Promise<void>>();
+  let storeError: Error | undefined;
+  const put = async (path: string, bytes: Buffer) => {
+    while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
+    if (storeError) throw storeError;
+    const stored = putObject(prefix + folder + path, bytes).then(
+      () => void report.files++,
+      (error: unknown) => void (storeError ??= error as Error),
+    );
+    inFlight.add(stored);
+    void stored.finally(() => inFlight.delete(stored));
+  };
+  // Small annotation-like entries (JSON, text, YAML) are held back and stored after everything else, class
+  // lists first: whatever imports them then finds the images they name already stored.
+  const deferred: { path: string; bytes: Buffer }[] = [];
+  let deferredBytes = 0;
   /** One entry: stored when its name is safe and its size reasonable, refused and named otherwise. */
   const store = async (rawName: string, kind: 'file' | 'directory' | 'other', size: number, read: () => Promise<Buffer>) => {
     const name = rawName.replace(/^\.\//, '');
@@ -49,12 +69,24 @@ export async function unpackArchive(key: string): Promise<ArchiveReport | undefi
     const valid = FilePath.safeParse(name);
     if (!valid.success) return refuse(name, `refused: ${valid.error.issues[0]?.message ?? 'bad name'}`);
     if (size > MAX_ENTRY_BYTES) return refuse(name, `over ${MAX_ENTRY_BYTES / 1024 / 1024} MiB: upload it as a file instead`);
-    await putObject(prefix + folder + valid.data, await read());
-    report.files++;
+    const bytes = await read();
+    if (ANNOTATION_LIKE.test(valid.data) && deferredBytes + bytes.length <= MAX_DEFERRED_BYTES) {
+      deferred.push({ path: valid.data, bytes });
+      deferredBytes += bytes.length;
+      return;
+    }
+    await put(valid.data, bytes);
   };
   try {
     if (/\.zip$/i.test(file.path)) await readZip(key, store);
     else await readTar(key, /\.(gz|tgz)$/i.test(file.path), store);
+    await Promise.all(inFlight);
+    const isClassList = (d: { path: string }) => /(^|\/)(classes\.txt|obj\.names|data\.yaml|dataset\.yaml)$/.test(d.path);
+    for (const group of [deferred.filter(isClassList), deferred.filter((d) => !isClassList(d))]) {
+      for (const entry of group) await put(entry.path, entry.bytes);
+      await Promise.all(inFlight);
+    }
+    if (storeError) throw storeError;
   } catch (error) {
     report.status = 'failed';
     report.error = (error as Error).message;

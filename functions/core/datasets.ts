@@ -12,6 +12,7 @@ import {
 import { purgeItem } from './entities/purge';
 import { Conflict, NotFound, PreconditionFailed } from './errors';
 import { assertUserExists } from './identity';
+import { annotationImportStatus } from './import-status';
 import { type Page, readPage } from './pagination';
 import { checkIfMatch } from './revision';
 import type { Dataset, DatasetCreate, DatasetListQuery, DatasetPatch, DatasetReplace } from './schemas/dataset';
@@ -81,7 +82,8 @@ export async function createDataset(caller: Caller, ownerId: string, input: Data
  * names, is "not found".
  */
 export async function getDataset(caller: Caller, ownerId: string, id: string): Promise<Dataset> {
-  return toDataset(await loadDataset(caller, ownerId, id));
+  const dataset = toDataset(await loadDataset(caller, ownerId, id));
+  return { ...dataset, import_status: { ...dataset.import_status, annotations: await annotationImportStatus(id) } };
 }
 
 /** Where everything of a dataset lives in the bucket. Built from ids only: a client never names a key. */

@@ -70,6 +70,7 @@ export async function updateLabel(caller: Caller, ownerId: string, datasetId: st
   const current = await loadLabel(datasetId, name);
   const color = patch.color ?? current.color;
   if (!patch.name || patch.name === name) {
+    if (color === undefined) return toLabel(current); // its own name and no colour: nothing to change
     const updated = await updateItem(labelKey(datasetId, name), {
       UpdateExpression: 'SET #color = :color',
       ConditionExpression: 'attribute_exists(pk)',
@@ -82,7 +83,8 @@ export async function updateLabel(caller: Caller, ownerId: string, datasetId: st
 }
 
 async function renameLabel(datasetId: string, current: LabelRecord, newName: string, color?: string): Promise<{ label: LabelRecord; samples: number }> {
-  const renamed: LabelRecord = { ...current, name: newName, ...(color ? { color } : {}) };
+  // Only the record's own fields: the stored item's pk/sk would otherwise put the new label at the old key.
+  const renamed: LabelRecord = { datasetId, name: newName, ...(color ? { color } : {}), createdOn: current.createdOn };
   try {
     await putItem(labelItem(renamed), { ConditionExpression: 'attribute_not_exists(pk)' });
   } catch (error) {

@@ -1,4 +1,5 @@
 import { deleteItem, type Item, query, type QueryInput } from './dynamo';
+import { annotationImportsOfDataset } from './entities/annotation-import';
 import { labelsOfDataset } from './entities/label';
 import { sampleCounterKey, samplesOfDataset } from './entities/sample';
 import { versionsOfDataset } from './entities/version';
@@ -30,7 +31,7 @@ async function deleteRows(input: QueryInput): Promise<number> {
  */
 export async function purgeDataset(purge: PurgeRecord): Promise<{ objects: number; uploads: number; rows: number }> {
   let rows = 0;
-  for (const partition of [samplesOfDataset, labelsOfDataset, versionsOfDataset]) rows += await deleteRows(partition(purge.datasetId));
+  for (const partition of [samplesOfDataset, labelsOfDataset, versionsOfDataset, annotationImportsOfDataset]) rows += await deleteRows(partition(purge.datasetId));
   await deleteItem(sampleCounterKey(purge.datasetId));
   let uploads = 0;
   for (let start: Record<string, unknown> | undefined, first = true; first || start; first = false) {

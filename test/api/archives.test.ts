@@ -1,43 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import * as tar from 'tar-stream';
-import * as yazl from 'yazl';
 import { describe, expect, it } from 'vitest';
-import { apiUrl, type Json, newUser } from './helpers';
+import { formUpload as upload, tarball, zipfile } from './dataset-files';
+import { type Json, newUser } from './helpers';
 
 /** Archives uploaded into a dataset are unpacked into its files in the background, and reported. */
-async function tarball(entries: { name: string; data: Buffer }[]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const entry of entries) pack.entry({ name: entry.name, size: entry.data.length }, entry.data);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-async function zipfile(entries: { name: string; data: Buffer }[]): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  // yazl refuses unsafe names itself; the raw name is patched in after, as a hostile client would.
-  for (const entry of entries) zip.addBuffer(entry.data, entry.name.replace(/\.\.\//g, 'XX/'));
-  zip.end();
-  const chunks: Buffer[] = [];
-  for await (const chunk of zip.outputStream) chunks.push(chunk as Buffer);
-  let bytes = Buffer.concat(chunks);
-  for (const entry of entries) {
-    const safe = Buffer.from(entry.name.replace(/\.\.\//g, 'XX/'));
-    const raw = Buffer.from(entry.name);
-    if (!safe.equals(raw)) bytes = Buffer.from(bytes.toString('latin1').split(safe.toString('latin1')).join(raw.toString('latin1')), 'latin1');
-  }
-  return bytes;
-}
-
-async function upload(owner: { token: string }, base: string, name: string, data: Buffer): Promise<void> {
-  const body = new FormData();
-  body.append('file', new Blob([data]), name);
-  const posted = await fetch(`${apiUrl()}${base}/upload`, { method: 'POST', headers: { authorization: `Bearer ${owner.token}` }, body });
-  expect(posted.status).toBe(201);
-}
-
 /** The newest archive report on the dataset, once the background unpacking has written one. */
 async function reportOf(api: { get: (path: string) => Promise<{ body: Json }> }, base: string): Promise<Json> {
   for (let waited = 0; waited < 15_000; waited += 100) {

@@ -93,8 +93,8 @@ describe('the authorizer', () => {
 describe('functions', () => {
   const functions = () => Object.entries(template.findResources('AWS::Lambda::Function')) as [string, Resource][];
 
-  it('one per handler group, plus the authorizer, the dataset purge and the archive unpacking', () => {
-    const events = [platform.purge.function, platform.unpack.function].map((fn) => logicalId(platform, fn));
+  it('one per handler group, plus the authorizer, the dataset purge and the dataset ingest', () => {
+    const events = [platform.purge.function, platform.ingest.function].map((fn) => logicalId(platform, fn));
     expect(functions().map(([id]) => id).sort()).toEqual([...[...HANDLER_GROUPS, 'authorizer'].map((g) => functionId(g as HandlerGroup)), ...events].sort());
   });
 
@@ -170,15 +170,28 @@ describe('the dataset purge', () => {
   });
 });
 
-describe('archive unpacking', () => {
-  it('an EventBridge rule sends the data bucket\'s "Object Created" events for archives to the unpack function', () => {
+describe('dataset ingest', () => {
+  it('an EventBridge rule puts the data bucket\'s "Object Created" events for dataset files on the ingest queue', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: Match.objectLike({
         source: ['aws.s3'],
         'detail-type': ['Object Created'],
-        detail: { bucket: { name: Match.anyValue() }, object: { key: Match.arrayWith([{ suffix: '.tar.gz' }, { suffix: '.tgz' }, { suffix: '.zip' }]) } },
+        detail: { bucket: { name: Match.anyValue() }, object: { key: [{ wildcard: 'u/*/dataset/*/files/*' }] } },
       }),
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalId(platform, platform.unpack.function), 'Arn'] } })],
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalId(platform, platform.ingest.queue), 'Arn'] } })],
+    });
+  });
+
+  it('the ingest function takes the queue in batches of up to 100, handing back only failed items, with a dead-letter queue after five receipts', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(platform, platform.ingest.function) },
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(platform, platform.ingest.queue), 'Arn'] },
+      BatchSize: 100,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: 5400,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(platform, platform.ingest.deadLetters), 'Arn'] }, maxReceiveCount: 5 },
     });
   });
 });

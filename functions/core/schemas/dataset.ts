@@ -104,8 +104,18 @@ export const Dataset = z
             finished_on: Timestamp,
           }),
         ),
+        annotations: z
+          .object({
+            files_applied: z.number().int(),
+            files_failed: z.number().int(),
+            samples: z.number().int().describe('Samples the applied files annotated'),
+            annotations: z.number().int(),
+            failures: z.array(z.object({ file: z.string(), format: z.string(), errors: z.array(z.string()), finished_on: Timestamp })).describe('The first 20 failed files, each applied not at all'),
+          })
+          .optional()
+          .describe('Annotation files imported (GET of one dataset only)'),
       })
-      .describe('What became of uploaded archives (unpacked into the dataset files, entries refused)'),
+      .describe('What became of uploaded archives (unpacked into the dataset files, entries refused) and annotation files'),
   })
   .meta({ id: 'Dataset' });
 export type Dataset = z.infer<typeof Dataset>;
