@@ -11,7 +11,7 @@ export const FUNCTION_ENTRIES: Record<string, string> = Object.fromEntries([
   ...HANDLER_GROUPS.map((group) => [group, `functions/api/${group}.ts`]),
   ['authorizer', 'functions/api/authorizer.ts'],
   ['purge', 'functions/events/purge.ts'],
-  ['unpack', 'functions/events/unpack.ts'],
+  ['ingest', 'functions/events/ingest.ts'],
 ]);
 
 /** The banner lib/function.ts gives every ESM bundle, so CommonJS dependencies still find `require`. */

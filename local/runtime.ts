@@ -215,11 +215,11 @@ async function forwardObjectEvents(s3: S3rver, bucket: string): Promise<{ stop()
       if (--working === 0) for (const done of idle.splice(0)) done();
     }
   };
-  s3.on('event', (event: { Records?: { eventName?: string; s3?: { object?: { key?: string; size?: number } } }[] }) => {
+  s3.on('event', (event: { Records?: { eventName?: string; s3?: { object?: { key?: string; size?: number; eTag?: string } } }[] }) => {
     for (const record of event.Records ?? []) {
       const key = record.s3?.object?.key;
       if (!record.eventName?.startsWith('ObjectCreated:') || !key) continue;
-      const detail = { bucket: { name: bucket }, object: { key, size: record.s3?.object?.size } };
+      const detail = { bucket: { name: bucket }, object: { key, size: record.s3?.object?.size, etag: record.s3?.object?.eTag } };
       const id = randomBytes(8).toString('hex');
       const body = JSON.stringify({ version: '0', id, 'detail-type': 'Object Created', source: 'aws.s3', account: 'local', time: new Date().toISOString(), region: 'local', resources: [], detail });
       queue.push({ id, body, attempts: 0 });

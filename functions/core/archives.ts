@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -6,6 +7,7 @@ import * as yauzl from 'yauzl';
 import { getItem, updateItem } from './dynamo';
 import { type ArchiveReport, type DatasetRecord, datasetKey } from './entities/dataset';
 import { getObjectStream, headObject, putObject } from './s3';
+import { dimensionsOf, forgetSamples, isSampleFile, registerSamples } from './samples';
 import { FilePath } from './schemas/upload';
 
 /**
@@ -22,6 +24,8 @@ const KEPT_REFUSALS = 20;
 const IN_FLIGHT = 16;
 const ANNOTATION_LIKE = /\.(json|jsonl|ndjson|manifest|txt|ya?ml|names|xml)$/i;
 const MAX_DEFERRED_BYTES = 256 * 1024 * 1024;
+const IMAGE_BATCH = 100;
+const IMAGE_BATCH_BYTES = 64 * 1024 * 1024;
 
 /** `u/{owner}/dataset/{id}/files/{path}` → its parts, or undefined for any other key. */
 export function datasetFileOf(key: string): { ownerId: string; datasetId: string; path: string } | undefined {
@@ -47,15 +51,33 @@ export async function unpackArchive(key: string): Promise<ArchiveReport | undefi
   // Entries are stored IN_FLIGHT at a time while the archive reads on.
   const inFlight = new Set<Promise<void>>();
   let storeError: Error | undefined;
-  const put = async (path: string, bytes: Buffer) => {
+  const unstoredSamples: string[] = [];
+  const put = async (path: string, bytes: Buffer, registered = false) => {
     while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
     if (storeError) throw storeError;
     const stored = putObject(prefix + folder + path, bytes).then(
       () => void report.files++,
-      (error: unknown) => void (storeError ??= error as Error),
+      (error: unknown) => {
+        storeError ??= error as Error;
+        if (registered) unstoredSamples.push(folder + path);
+      },
     );
     inFlight.add(stored);
     void stored.finally(() => inFlight.delete(stored));
+  };
+  // Images become samples here, a batch at a time and just before they are stored, with their size read
+  // from the bytes in hand; the storage event each one then raises finds its sample up to date (same ETag).
+  let images: { path: string; bytes: Buffer }[] = [];
+  let imageBytes = 0;
+  const flushImages = async () => {
+    const batch = images;
+    images = [];
+    imageBytes = 0;
+    await registerSamples(
+      dataset,
+      batch.map(({ path, bytes }) => ({ path: folder + path, size: bytes.length, etag: createHash('md5').update(bytes).digest('hex'), ...dimensionsOf(bytes) })),
+    );
+    for (const { path, bytes } of batch) await put(path, bytes, true);
   };
   // Small annotation-like entries (JSON, text, YAML) are held back and stored after everything else, class
   // lists first: whatever imports them then finds the images they name already stored.
@@ -75,11 +97,15 @@ export async function unpackArchive(key: string): Promise<ArchiveReport | undefi
       deferredBytes += bytes.length;
       return;
     }
-    await put(valid.data, bytes);
+    if (!isSampleFile(valid.data)) return put(valid.data, bytes);
+    images.push({ path: valid.data, bytes });
+    imageBytes += bytes.length;
+    if (images.length >= IMAGE_BATCH || imageBytes >= IMAGE_BATCH_BYTES) await flushImages();
   };
   try {
     if (/\.zip$/i.test(file.path)) await readZip(key, store);
     else await readTar(key, /\.(gz|tgz)$/i.test(file.path), store);
+    await flushImages();
     await Promise.all(inFlight);
     const isClassList = (d: { path: string }) => /(^|\/)(classes\.txt|obj\.names|data\.yaml|dataset\.yaml)$/.test(d.path);
     for (const group of [deferred.filter(isClassList), deferred.filter((d) => !isClassList(d))]) {
@@ -91,6 +117,8 @@ export async function unpackArchive(key: string): Promise<ArchiveReport | undefi
     report.status = 'failed';
     report.error = (error as Error).message;
   }
+  await Promise.all(inFlight);
+  if (unstoredSamples.length) await forgetSamples(dataset.id, unstoredSamples);
   report.finishedOn = new Date().toISOString();
   await recordReport(file.datasetId, report);
   return report;

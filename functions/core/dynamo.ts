@@ -48,7 +48,7 @@ async function call(operation: string, input: Record<string, unknown>): Promise<
     service: 'dynamodb',
     region,
     headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${operation}` },
-    body: JSON.stringify(operation === 'TransactWriteItems' ? input : { TableName: config().tableName, ...input }),
+    body: JSON.stringify(operation === 'TransactWriteItems' || operation === 'BatchGetItem' ? input : { TableName: config().tableName, ...input }),
   });
   const body = (response.body ? JSON.parse(response.body) : {}) as Record<string, unknown>;
   if (response.status >= 300) {
@@ -112,6 +112,22 @@ export async function query(input: QueryInput): Promise<{ items: Item[]; count: 
     count: Number(out.Count ?? 0),
     lastKey: out.LastEvaluatedKey ? fromWire(out.LastEvaluatedKey) : undefined,
   };
+}
+
+/** BatchGetItem over any number of keys (100 a call, unprocessed keys asked again); strongly consistent. */
+export async function batchGetItems(keys: Item[]): Promise<Item[]> {
+  const { tableName } = config();
+  const found: Item[] = [];
+  for (let i = 0; i < keys.length; i += 100) {
+    let pending: unknown = { [tableName]: { Keys: keys.slice(i, i + 100).map(toWire), ConsistentRead: true } };
+    for (let attempt = 0; pending && Object.keys(pending as object).length; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+      const out = await call('BatchGetItem', { RequestItems: pending });
+      found.push(...(((out.Responses as Record<string, unknown[]> | undefined)?.[tableName] ?? []) as unknown[]).map(fromWire));
+      pending = out.UnprocessedKeys;
+    }
+  }
+  return found;
 }
 
 export function isConditionalCheckFailure(error: unknown): boolean {

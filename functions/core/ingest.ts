@@ -1,8 +1,9 @@
 import { annotationFormatOf, importAnnotations, isAnnotationFile, readHeader } from './annotations';
 import { datasetFileOf, isArchive, unpackArchive } from './archives';
 import { mapLimited } from './concurrency';
-import { getItem } from './dynamo';
+import { batchGetItems, getItem } from './dynamo';
 import { type DatasetRecord, datasetKey } from './entities/dataset';
+import { sampleIdFor, sampleKey } from './entities/sample';
 import { headObject } from './s3';
 import { dimensionsOf, isSampleFile, registerSamples, type SampleFile } from './samples';
 
@@ -14,6 +15,7 @@ import { dimensionsOf, isSampleFile, registerSamples, type SampleFile } from './
 export interface LandedObject {
   key: string;
   size?: number;
+  etag?: string;
 }
 
 export interface IngestSummary {
@@ -25,12 +27,12 @@ export interface IngestSummary {
 }
 
 export async function ingestObjects(objects: LandedObject[]): Promise<IngestSummary> {
-  const byDataset = new Map<string, { ownerId: string; files: { path: string; key: string; size?: number }[] }>();
+  const byDataset = new Map<string, { ownerId: string; files: LandedFile[] }>();
   for (const object of objects) {
     const file = datasetFileOf(object.key);
     if (!file) continue;
     const group = byDataset.get(file.datasetId) ?? { ownerId: file.ownerId, files: [] };
-    group.files.push({ path: file.path, key: object.key, size: object.size });
+    group.files.push({ path: file.path, key: object.key, size: object.size, etag: object.etag?.replace(/"/g, '') });
     byDataset.set(file.datasetId, group);
   }
   const summary: IngestSummary = { samples: 0, archives: 0, annotationFiles: 0, failedKeys: [] };
@@ -50,9 +52,21 @@ export async function ingestObjects(objects: LandedObject[]): Promise<IngestSumm
   return summary;
 }
 
-async function ingestIntoDataset(dataset: DatasetRecord, files: { path: string; key: string; size?: number }[]) {
+interface LandedFile {
+  path: string;
+  key: string;
+  size?: number;
+  etag?: string;
+}
+
+async function ingestIntoDataset(dataset: DatasetRecord, files: LandedFile[]) {
   const format = annotationFormatOf(dataset);
-  const images = files.filter((f) => isSampleFile(f.path));
+  // Images already registered with these very bytes (an archive's entries, registered as it unpacked
+  // them; a redelivered event) need nothing: one read per 100 answers that.
+  const known = new Map(
+    (await batchGetItems(files.filter((f) => isSampleFile(f.path)).map((f) => sampleKey(dataset.id, sampleIdFor(dataset.id, f.path))))).map((s) => [String(s.path), s.etag]),
+  );
+  const images = files.filter((f) => isSampleFile(f.path) && !(f.etag && known.get(f.path) === f.etag));
   const archives = files.filter((f) => isArchive(f.path));
   const annotationFiles = files.filter((f) => !isSampleFile(f.path) && isAnnotationFile(format, f.path));
 
@@ -61,7 +75,7 @@ async function ingestIntoDataset(dataset: DatasetRecord, files: { path: string; 
     if (!header) return undefined; // gone since it landed
     const size = image.size ?? (await headObject(image.key))?.size;
     if (size === undefined) return undefined;
-    return { path: image.path, size, ...dimensionsOf(header) };
+    return { path: image.path, size, ...(image.etag ? { etag: image.etag } : {}), ...dimensionsOf(header) };
   });
   const found = samples.filter((s): s is SampleFile => s !== undefined);
   await registerSamples(dataset, found);

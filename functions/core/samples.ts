@@ -2,7 +2,7 @@ import { imageSize } from 'image-size';
 import type { Caller } from './caller';
 import { mapLimited } from './concurrency';
 import { loadDataset } from './datasets';
-import { deleteItem, getItem, isConditionalCheckFailure, updateItem, writeTogether } from './dynamo';
+import { getItem, isConditionalCheckFailure, updateItem, writeTogether } from './dynamo';
 import type { DatasetRecord } from './entities/dataset';
 import { countSamples, labelsOf, sampleCounterKey, sampleIdFor, sampleKey, samplesByPath, type SampleRecord } from './entities/sample';
 import { Conflict, type DomainError, NotFound, PreconditionFailed } from './errors';
@@ -80,6 +80,8 @@ export function toSample(r: SampleRecord): Sample {
 export interface SampleFile {
   path: string;
   size: number;
+  /** The stored object's ETag (unquoted), when known. */
+  etag?: string;
   width?: number;
   height?: number;
   /** Given: they replace the sample's annotations. Absent: a new sample gets its folder label, if any. */
@@ -120,6 +122,7 @@ export async function registerSamples(
       ['tags', file.tags ?? [], file.tags ? 'always' : 'if-new'],
     ];
     if (file.width && file.height) set.push(['width', file.width, 'always'], ['height', file.height, 'always']);
+    if (file.etag) set.push(['etag', file.etag, 'always']);
     const names: Record<string, string> = { '#revision': 'revision' };
     const values: Record<string, unknown> = { ':zero': 0, ':one': 1 };
     const actions = set.map(([attribute, value, when], i) => {
@@ -307,5 +310,14 @@ export async function annotateSamples(caller: Caller, ownerId: string, datasetId
   return batchResult(results);
 }
 
-/** A sample row as the purge removes it (no counter: the counter goes with the dataset). */
-export const deleteSampleRow = (datasetId: string, sampleId: string) => deleteItem(sampleKey(datasetId, sampleId));
+/** Drop the samples of files that did not get stored after all (an unpack that failed midway). */
+export async function forgetSamples(datasetId: string, paths: string[]): Promise<void> {
+  await mapLimited(paths, IN_FLIGHT, async (path) => {
+    await writeTogether([
+      { delete: sampleKey(datasetId, sampleIdFor(datasetId, path)), condition: { ConditionExpression: 'attribute_exists(pk)' } },
+      countSamples(datasetId, -1),
+    ]).catch((error: unknown) => {
+      if (!isConditionalCheckFailure(error)) throw error;
+    });
+  });
+}

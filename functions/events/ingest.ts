@@ -11,7 +11,7 @@ import { ingestObjects, type LandedObject } from '../core/ingest';
 const logger = new Logger({ serviceName: 'trainyard' });
 
 interface ObjectCreatedDetail {
-  object?: { key?: string; size?: number };
+  object?: { key?: string; size?: number; etag?: string };
 }
 
 export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
@@ -29,7 +29,7 @@ export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
     const key = detail?.object?.key;
     if (!key) continue;
     byKey.set(key, [...(byKey.get(key) ?? []), record.messageId]);
-    objects.push({ key, size: detail?.object?.size });
+    objects.push({ key, size: detail?.object?.size, etag: detail?.object?.etag });
   }
   if (malformed.length) logger.warn('records that are not EventBridge events were dropped', { count: malformed.length });
   const summary = await ingestObjects(objects);

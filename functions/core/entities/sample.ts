@@ -10,6 +10,8 @@ export interface SampleRecord {
   /** The file, relative to the dataset's files. */
   path: string;
   size: number;
+  /** The stored object's ETag when registered: an event for the same bytes needs no work. */
+  etag?: string;
   contentType: string;
   width?: number;
   height?: number;
