@@ -2,7 +2,7 @@ import { deleteItem, type Item, query, type QueryInput } from './dynamo';
 import { annotationImportsOfDataset } from './entities/annotation-import';
 import { labelsOfDataset } from './entities/label';
 import { sampleCounterKey, samplesOfDataset } from './entities/sample';
-import { versionsOfDataset } from './entities/version';
+import { versionCounterKey, versionsOfDataset } from './entities/version';
 import type { PurgeRecord } from './entities/purge';
 import { purgeKey } from './entities/purge';
 import { type UploadRecord, uploadKey, uploadsByDataset } from './entities/upload';
@@ -33,6 +33,7 @@ export async function purgeDataset(purge: PurgeRecord): Promise<{ objects: numbe
   let rows = 0;
   for (const partition of [samplesOfDataset, labelsOfDataset, versionsOfDataset, annotationImportsOfDataset]) rows += await deleteRows(partition(purge.datasetId));
   await deleteItem(sampleCounterKey(purge.datasetId));
+  await deleteItem(versionCounterKey(purge.datasetId));
   let uploads = 0;
   for (let start: Record<string, unknown> | undefined, first = true; first || start; first = false) {
     const page = await query({ ...uploadsByDataset(purge.datasetId), ExclusiveStartKey: start });

@@ -298,7 +298,6 @@ export async function deleteSamples(caller: Caller, ownerId: string, datasetId: 
 /** Manual labeling in batches: each listed sample's annotations are replaced whole. */
 export async function annotateSamples(caller: Caller, ownerId: string, datasetId: string, input: SampleBatchAnnotate): Promise<BatchResult> {
   const dataset = await loadDataset(caller, ownerId, datasetId);
-  await ensureLabels(dataset.id, [...new Set(input.samples.flatMap((s) => labelsOf(s.annotations)))]);
   const results = await mapLimited(input.samples, IN_FLIGHT, async (item, index): Promise<BatchItemResult> => {
     try {
       await changeSample(dataset.id, item.sample_id, { annotations: item.annotations, reviewState: item.review_state });
@@ -307,6 +306,8 @@ export async function annotateSamples(caller: Caller, ownerId: string, datasetId
       return itemFailure(index, isConditionalCheckFailure(error) ? new NotFound('sample') : error, item.sample_id);
     }
   });
+  // Only labels that samples now carry join the class list (a failed item adds none).
+  await ensureLabels(dataset.id, [...new Set(input.samples.filter((_, i) => results[i]!.success).flatMap((s) => labelsOf(s.annotations)))]);
   return batchResult(results);
 }
 

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Caller } from './caller';
 import { datasetPrefix, loadDataset } from './datasets';
-import { deleteItem, getItem, putItem, query } from './dynamo';
+import { deleteItem, getItem, putItem, query, updateItem } from './dynamo';
 import type { DatasetRecord } from './entities/dataset';
 import { labelsOfDataset } from './entities/label';
 import { type SampleRecord, samplesOfDataset } from './entities/sample';
-import { versionItem, versionKey, type VersionRecord, versionsByDate } from './entities/version';
+import { versionCounterKey, versionItem, versionKey, type VersionRecord, versionsByDate } from './entities/version';
 import { NotFound } from './errors';
 import { type Page, readPage } from './pagination';
 import { deleteObject, presignGet, putObject } from './s3';
@@ -50,10 +50,14 @@ async function readAll(input: Parameters<typeof query>[0]): Promise<Record<strin
 
 export async function createVersion(caller: Caller, ownerId: string, datasetId: string, input: VersionCreate): Promise<DatasetVersion> {
   const dataset = await loadDataset(caller, ownerId, datasetId);
-  const [samples, labels, earlier] = await Promise.all([
+  const [samples, labels, counter] = await Promise.all([
     readAll(samplesOfDataset(datasetId)) as Promise<unknown[]> as Promise<SampleRecord[]>,
     readAll(labelsOfDataset(datasetId)),
-    query({ ...versionsByDate(datasetId), Select: 'COUNT' }),
+    updateItem(versionCounterKey(datasetId), {
+      UpdateExpression: 'SET #entity = :entity ADD #n :one',
+      ExpressionAttributeNames: { '#entity': 'entity', '#n': 'n' },
+      ExpressionAttributeValues: { ':entity': 'counter', ':one': 1 },
+    }),
   ]);
   samples.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const lines = samples.map((s) => {
@@ -66,7 +70,7 @@ export async function createVersion(caller: Caller, ownerId: string, datasetId: 
     id,
     datasetId,
     ownerId,
-    name: input.name ?? `v${earlier.count + 1}`,
+    name: input.name ?? `v${Number(counter.n)}`,
     description: input.description ?? '',
     sampleCount: samples.length,
     labeledCount: samples.filter((s) => s.labels?.length).length,

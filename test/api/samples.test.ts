@@ -522,8 +522,9 @@ describe('batch delete and annotate', () => {
     expect(b).toMatchObject({ annotations: [], labels: [], tags: ['keep'], review_state: 'unreviewed', revision: 2 });
     expect((await list(owner, base, 'labeled=false')).paths).toEqual(['b.bin', 'c.bin']);
     expect((await list(owner, base, 'label=zebra')).paths).toEqual(['a.bin']);
-    // No sample was made for the unknown id.
+    // No sample was made for the unknown id, and its label did not join the class list.
     expect((await list(owner, base)).total).toBe(3);
+    expect((await owner.api.get(`${base}/label`)).body.map((l: Json) => l.name)).not.toContain('ghost');
   });
 
   it('refuses 1,001 items in any batch with a 400 and changes nothing', async () => {

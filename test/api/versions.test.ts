@@ -157,6 +157,9 @@ describe('creating a version', () => {
     expect(new Set([first.manifest_sha256, second.manifest_sha256, third.manifest_sha256]).size).toBe(1);
     expect([...paged.body, ...rest.body].map((v: Json) => v.id)).toEqual([third.id, second.id, first.id]);
     expect(rest.headers.get('x-next-cursor')).toBeNull();
+    // A default name is never given twice, even after a delete (the count of versions ever made names it).
+    expect((await owner.api.delete(`${base}/version/${second.id}`)).status).toBe(200);
+    expect((await createVersion(owner, base)).name).toBe('v4');
   });
 
   it('creates one version under a repeated Idempotency-Key', async () => {

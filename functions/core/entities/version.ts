@@ -38,3 +38,6 @@ export const versionsOfDataset = (datasetId: string): QueryInput => ({
   KeyConditionExpression: 'pk = :pk',
   ExpressionAttributeValues: { ':pk': versionPartition(datasetId) },
 });
+
+/** How many versions a dataset has ever had: default names (v1, v2, …) never repeat after a delete. */
+export const versionCounterKey = (datasetId: string) => ({ pk: `counter#dataset#${datasetId}#version`, sk: 'counter' });
