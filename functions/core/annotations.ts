@@ -9,14 +9,15 @@ import {
   readKitti,
   readManifest,
   type ReadResult,
+  type ResolveImage,
   readYolo,
 } from './annotation-formats';
 import { mapLimited } from './concurrency';
-import { getItem, putItem } from './dynamo';
+import { batchGetItems, getItem, putItem } from './dynamo';
 import { annotationImportItem, type AnnotationImportRecord } from './entities/annotation-import';
 import type { DatasetRecord } from './entities/dataset';
 import { sampleIdFor, sampleKey } from './entities/sample';
-import { getObjectStream, listObjects } from './s3';
+import { getObjectStream, headObject, listObjects, S3Error } from './s3';
 import { dimensionsOf, HEADER_BYTES, registerSamples, type SampleFile } from './samples';
 import { datasetFilesPrefix } from './uploads';
 
@@ -66,17 +67,33 @@ async function readHeader(key: string): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Every stored file of the dataset, path → size (1,000 keys a listing call). */
-async function storedFiles(prefix: string): Promise<Map<string, number>> {
-  const files = new Map<string, number>();
-  let token: string | undefined;
-  do {
-    const listed = await listObjects(prefix, 1000, { continuationToken: token });
-    for (const object of listed.objects) files.set(object.key.slice(prefix.length), object.size);
-    token = listed.nextToken;
-  } while (token);
-  return files;
+/**
+ * Finds which of the candidate paths an annotation file may mean is stored, for many candidate lists at
+ * once. Images are looked up as samples first (one batched read per 100 candidates: images become samples
+ * as they land, and an archive's before its annotation files), then, for a list none of whose candidates
+ * is a sample yet, in storage (a HEAD per candidate, in order). Listing the bucket is never needed.
+ */
+async function resolveImages(dataset: DatasetRecord, prefix: string, lists: string[][]): Promise<Map<string, { path: string; size: number }>> {
+  const all = [...new Set(lists.flat())];
+  const samples = new Map<string, number>();
+  for (const item of await batchGetItems(all.map((path) => sampleKey(dataset.id, sampleIdFor(dataset.id, path))))) samples.set(String(item.path), Number(item.size));
+  const resolved = new Map<string, { path: string; size: number }>();
+  const unresolved: string[][] = [];
+  for (const list of lists) {
+    const path = list.find((candidate) => samples.has(candidate));
+    if (path) resolved.set(listKey(list), { path, size: samples.get(path)! });
+    else unresolved.push(list);
+  }
+  await mapLimited([...new Map(unresolved.map((l) => [listKey(l), l])).values()], 16, async (list) => {
+    for (const path of list) {
+      const stored = await headObject(prefix + path);
+      if (stored) return void resolved.set(listKey(list), { path, size: stored.size });
+    }
+  });
+  return resolved;
 }
+
+const listKey = (candidates: string[]) => candidates.join('\0');
 
 export interface ImportOutcome {
   file: string;
@@ -86,71 +103,89 @@ export interface ImportOutcome {
   errors: string[];
 }
 
+type Reader = (text: string, resolve: ResolveImage) => Promise<ReadResult | undefined>;
+
 /** Import the annotation files at `paths` (dataset-relative) into the dataset's samples. */
 export async function importAnnotations(dataset: DatasetRecord, paths: string[]): Promise<ImportOutcome[]> {
   const format = annotationFormatOf(dataset);
   if (!format || paths.length === 0) return [];
   const prefix = datasetFilesPrefix(dataset);
-  const stored = await storedFiles(prefix);
-  const resolve = (candidates: string[]) => candidates.find((c) => stored.has(c));
-  let files = [...new Set(paths)].filter((p) => stored.has(p));
-  if (format === 'yolo') {
+  let files = [...new Set(paths)];
+  if (format === 'yolo' && files.some(isYoloClassFile)) {
     // A class-name file (re)applies every label file below its folder: they may have come first.
-    const classFolders = files.filter(isYoloClassFile).map((p) => p.slice(0, p.lastIndexOf('/') + 1));
-    const labelFiles = [...stored.keys()].filter((p) => /\.txt$/i.test(p) && !isYoloClassFile(p) && classFolders.some((folder) => p.startsWith(folder)));
-    files = [...new Set([...files.filter((p) => !isYoloClassFile(p)), ...labelFiles])];
+    const folders = files.filter(isYoloClassFile).map((p) => p.slice(0, p.lastIndexOf('/') + 1));
+    const below = (await Promise.all(folders.map((folder) => storedPaths(prefix, folder)))).flat();
+    files = [...new Set([...files.filter((p) => !isYoloClassFile(p)), ...below.filter((p) => /\.txt$/i.test(p) && !isYoloClassFile(p))])];
   }
+  // Per call: label files of one folder share their class-name file, found and read once.
+  const classFiles = new Map<string, Promise<string | undefined>>();
   const classNames = new Map<string, Promise<string[] | undefined>>();
-  const namesFor = (labelPath: string) => {
-    const file = resolve(classFileCandidates(labelPath));
-    if (!file) return Promise.resolve(undefined);
+  const namesFor = async (labelPath: string) => {
+    const candidates = classFileCandidates(labelPath);
+    if (!classFiles.has(listKey(candidates))) classFiles.set(listKey(candidates), firstStored(prefix, candidates));
+    const file = await classFiles.get(listKey(candidates));
+    if (!file) return undefined;
     if (!classNames.has(file)) classNames.set(file, readText(prefix + file).then((text) => readClassNames(file, text)));
     return classNames.get(file)!;
   };
-
-  const results = await mapLimited(files, 16, async (file): Promise<{ file: string; read?: ReadResult; skip?: boolean }> => {
-    let text: string;
-    try {
-      text = await readText(prefix + file);
-    } catch (error) {
-      return { file, read: { images: new Map(), errors: [`cannot read the file: ${(error as Error).message}`] } };
-    }
+  const readerFor = (file: string): Reader => {
     switch (format) {
       case 'coco':
-        return { file, read: readCoco(text, file, resolve) };
+        return async (text, resolve) => readCoco(text, file, resolve);
       case 'manifest':
-        return { file, read: readManifest(text, file, resolve) };
-      case 'yolo': {
-        // A .txt with no image and outside any labels/ folder is not a label file (a README, say).
-        if (!resolve(imageCandidates(file)) && !/(^|\/)labels\//.test(file)) return { file, skip: true };
-        const names = await namesFor(file);
-        if (!names) return { file, read: { images: new Map(), errors: ['no class names: put classes.txt, obj.names or data.yaml (names:) in its folder or one above'] } };
-        return { file, read: readYolo(text, file, names, resolve) };
-      }
-      case 'kitti': {
-        const image = resolve(imageCandidates(file));
-        if (!image && !/(^|\/)label(_2)?\//.test(file)) return { file, skip: true };
-        const size = image ? await imageSizeOf(dataset, prefix, image) : undefined;
-        return { file, read: readKitti(text, file, resolve, () => size) };
-      }
+        return async (text, resolve) => readManifest(text, file, resolve);
+      case 'yolo':
+        return async (text, resolve) => {
+          // A .txt with no image and outside any labels/ folder is not a label file (a README, say).
+          if (!resolve(imageCandidates(file)) && !/(^|\/)labels\//.test(file)) return undefined;
+          const names = await namesFor(file);
+          if (!names) return { images: new Map(), errors: ['no class names: put classes.txt, obj.names or data.yaml (names:) in its folder or one above'] };
+          return readYolo(text, file, names, resolve);
+        };
+      case 'kitti':
+        return async (text, resolve) => {
+          const image = resolve(imageCandidates(file));
+          if (!image && !/(^|\/)label(_2)?\//.test(file)) return undefined;
+          const size = image ? await imageSizeOf(dataset, prefix, image) : undefined;
+          return readKitti(text, file, resolve, () => size);
+        };
     }
+  };
+
+  const texts = await mapLimited(files, 16, async (file) => ({ file, text: await readText(prefix + file).catch((error: unknown) => error as Error) }));
+  // Two passes: the first only learns which images the files name, so they are found in one go; the second reads.
+  const wanted: string[][] = [];
+  const learn: ResolveImage = (candidates) => {
+    wanted.push(candidates);
+    return undefined;
+  };
+  for (const { file, text } of texts) if (typeof text === 'string' && format !== 'yolo' && format !== 'kitti') await readerFor(file)(text, learn);
+  for (const { file } of texts) if (format === 'yolo' || format === 'kitti') wanted.push(imageCandidates(file));
+  const found = await resolveImages(dataset, prefix, wanted);
+  const resolve: ResolveImage = (candidates) => found.get(listKey(candidates))?.path;
+
+  const results = await mapLimited(texts, 16, async ({ file, text }): Promise<{ file: string; read?: ReadResult }> => {
+    if (text instanceof S3Error && text.status === 404) return { file }; // gone since it landed
+    if (text instanceof Error) return { file, read: { images: new Map(), errors: [`cannot read the file: ${text.message}`] } };
+    return { file, read: await readerFor(file)(text, resolve) };
   });
 
   // Good files apply together (last file wins for an image two files name); bad ones not at all.
+  const sizes = new Map([...found.values()].map((f) => [f.path, f.size]));
   const applied = new Map<string, ImageAnnotations>();
-  for (const { read } of results) if (read && read.errors.length === 0) for (const [image, found] of read.images) applied.set(image, found);
-  const samples: SampleFile[] = [...applied].map(([path, found]) => ({
+  for (const { read } of results) if (read && read.errors.length === 0) for (const [image, annotated] of read.images) applied.set(image, annotated);
+  const samples: SampleFile[] = [...applied].map(([path, annotated]) => ({
     path,
-    size: stored.get(path) ?? 0,
-    annotations: found.annotations,
-    ...(found.width && found.height ? { width: found.width, height: found.height } : {}),
-    ...(found.tags ? { tags: found.tags } : {}),
+    size: sizes.get(path) ?? 0,
+    annotations: annotated.annotations,
+    ...(annotated.width && annotated.height ? { width: annotated.width, height: annotated.height } : {}),
+    ...(annotated.tags ? { tags: annotated.tags } : {}),
   }));
   await registerSamples(dataset, samples);
 
   const finishedOn = new Date().toISOString();
-  const outcomes = results.map(({ file, read, skip }): ImportOutcome => {
-    if (skip || !read) return { file, status: 'skipped', samples: 0, annotations: 0, errors: [] };
+  const outcomes = results.map(({ file, read }): ImportOutcome => {
+    if (!read) return { file, status: 'skipped', samples: 0, annotations: 0, errors: [] };
     const ok = read.errors.length === 0;
     const annotations = ok ? [...read.images.values()].reduce((n, i) => n + i.annotations.length, 0) : 0;
     return { file, status: ok ? 'applied' : 'failed', samples: ok ? read.images.size : 0, annotations, errors: read.errors };
@@ -161,6 +196,24 @@ export async function importAnnotations(dataset: DatasetRecord, paths: string[])
     (o) => putItem(annotationImportItem({ datasetId: dataset.id, file: o.file, format, status: o.status as AnnotationImportRecord['status'], samples: o.samples, annotations: o.annotations, errors: o.errors, finishedOn })),
   );
   return outcomes;
+}
+
+/** The first of `candidates` that is stored (HEAD each in order; class-name files are few and small). */
+async function firstStored(prefix: string, candidates: string[]): Promise<string | undefined> {
+  for (const path of candidates) if (await headObject(prefix + path)) return path;
+  return undefined;
+}
+
+/** The stored files under a folder of the dataset (one listing; only when a class-name file lands). */
+async function storedPaths(prefix: string, folder: string): Promise<string[]> {
+  const paths: string[] = [];
+  let token: string | undefined;
+  do {
+    const listed = await listObjects(prefix + folder, 1000, { continuationToken: token });
+    for (const object of listed.objects) paths.push(object.key.slice(prefix.length));
+    token = listed.nextToken;
+  } while (token);
+  return paths;
 }
 
 /** An image's size: from its sample when registered with one, else from its leading bytes. */
