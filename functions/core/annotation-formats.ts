@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { Tag } from './schemas/common';
 import { Annotation, LabelName } from './schemas/sample';
 
 /**
@@ -88,7 +89,8 @@ export function readCoco(text: string, jsonPath: string, resolve: ResolveImage):
   }
   const file = CocoFile.safeParse(parsed);
   if (!file.success) {
-    return { images: new Map(), errors: file.error.issues.slice(0, MAX_ERRORS).map((i) => `not a COCO file: ${i.path.join('.') || '(top)'}: ${i.message}`) };
+    for (const i of file.error.issues) errors.add(`not a COCO file: ${i.path.join('.') || '(top)'}: ${i.message}`);
+    return { images: new Map(), errors: errors.all };
   }
   const categories = new Map(file.data.categories.map((c) => [String(c.id), c.name]));
   const dir = parentOf(jsonPath);
@@ -164,9 +166,12 @@ export function readClassNames(path: string, text: string): string[] | undefined
   if (inline.startsWith('[')) return inline.replace(/^\[|\]$/g, '').split(',').map(unquote).filter(Boolean);
   const names: string[] = [];
   for (const line of lines.slice(at + 1)) {
-    const item = /^\s+-\s*(.+)$/.exec(line) ?? /^\s+\d+\s*:\s*(.+)$/.exec(line);
-    if (!item) break;
-    names.push(unquote(item[1]!));
+    // A block list may sit at the key's own indentation (as PyYAML writes it); a map is read by its indices.
+    const item = /^\s*-\s*(.+)$/.exec(line);
+    const entry = item ? undefined : /^\s+(\d+)\s*:\s*(.+)$/.exec(line);
+    if (item) names.push(unquote(item[1]!));
+    else if (entry) names[Number(entry[1])] = unquote(entry[2]!);
+    else break;
   }
   return names.length ? names : undefined;
 }
@@ -226,7 +231,7 @@ const ManifestLine = z
     path: z.string().min(1).optional(),
     label: LabelName.optional(),
     annotations: z.array(Annotation).optional(),
-    tags: z.array(z.string().min(1).max(64)).max(50).optional(),
+    tags: z.array(Tag).max(50).optional(),
   })
   .refine((l) => Boolean(l.source ?? l.path), 'each line names its image in "source" (or "path")');
 
