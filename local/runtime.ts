@@ -4,9 +4,8 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
-import S3rver from 's3rver';
 import type { HandlerGroup } from '../functions/routes';
 import { tableLayout } from '../functions/core/entities/table';
 import { type ApiHandler, type AuthorizerHandler, createApiServer } from './server';
@@ -50,10 +49,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const dataDir = resolve(options.dataDir);
   await mkdir(join(dataDir, 's3'), { recursive: true });
 
-  const dynamo = dynalite({ path: join(dataDir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  const dynamoPort = await listen(dynamo, 0);
-  const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: join(dataDir, 's3'), configureBuckets: [{ name: BUCKET }] });
-  const s3Address = await s3.run();
+  const dynamo = await startStandIn('dynalite', { path: join(dataDir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const dynamoPort = dynamo.port;
+  const s3 = await startStandIn('s3rver', { address: '127.0.0.1', port: 0, silent: true, directory: join(dataDir, 's3'), configureBuckets: [{ name: BUCKET }] });
+  const s3Address = { port: s3.port };
 
   // Handlers read their configuration once, at import: set it before importing any of them.
   Object.assign(process.env, {
@@ -98,9 +97,49 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       await api.drained();
       await purges.stop();
       await objectEvents.stop();
-      await Promise.all([close(dynamo), s3.close().catch(() => undefined)]);
+      await Promise.all([dynamo.close(), s3.close()]);
     }),
   };
+}
+
+interface StandIn {
+  port: number;
+  /** Object events (s3rver's), as it emits them. */
+  on(type: 'event', listener: (event: unknown) => void): void;
+  close(): Promise<void>;
+}
+
+/** Starts dynalite or s3rver on a worker thread of its own (local/stand-in-worker.mjs). */
+function startStandIn(kind: 'dynalite' | 's3rver', options: Record<string, unknown>): Promise<StandIn> {
+  const worker = new Worker(new URL('./stand-in-worker.mjs', import.meta.url), { workerData: { kind, options } });
+  const listeners: ((event: unknown) => void)[] = [];
+  worker.on('message', (message: { type: string; event?: unknown }) => {
+    if (message.type === 'event') for (const listener of listeners) listener(message.event);
+  });
+  return new Promise((resolveStandIn, reject) => {
+    worker.once('error', reject);
+    const onReady = (message: { type: string; port?: number }) => {
+      if (message.type !== 'ready') return;
+      worker.off('message', onReady);
+      worker.off('error', reject);
+      worker.on('error', (error) => console.error(`local ${kind}:`, error.message));
+      resolveStandIn({
+        port: message.port!,
+        on: (_type, listener) => void listeners.push(listener),
+        close: () =>
+          new Promise<void>((closed) => {
+            const timer = setTimeout(() => void worker.terminate().then(() => closed()), 5_000);
+            worker.on('message', (m: { type: string }) => {
+              if (m.type !== 'closed') return;
+              clearTimeout(timer);
+              void worker.terminate().then(() => closed());
+            });
+            worker.postMessage('close');
+          }),
+      });
+    };
+    worker.on('message', onReady);
+  });
 }
 
 async function ensureTable(endpoint: string): Promise<void> {
@@ -191,7 +230,7 @@ async function startPurgeStream(): Promise<{ stop(): Promise<void> }> {
  * of up to 100, by a few workers at once (as Lambda polls a queue). A record the handler hands back is
  * queued again, up to MAX_ATTEMPTS in all, as the queue's redrive policy would.
  */
-async function forwardObjectEvents(s3: S3rver, bucket: string): Promise<{ stop(): Promise<void> }> {
+async function forwardObjectEvents(s3: StandIn, bucket: string): Promise<{ stop(): Promise<void> }> {
   const { handler } = await import('../functions/events/ingest');
   const BATCH = 100;
   const WORKERS = 4;
@@ -215,7 +254,8 @@ async function forwardObjectEvents(s3: S3rver, bucket: string): Promise<{ stop()
       if (--working === 0) for (const done of idle.splice(0)) done();
     }
   };
-  s3.on('event', (event: { Records?: { eventName?: string; s3?: { object?: { key?: string; size?: number; eTag?: string } } }[] }) => {
+  s3.on('event', (received) => {
+    const event = received as { Records?: { eventName?: string; s3?: { object?: { key?: string; size?: number; eTag?: string } } }[] };
     for (const record of event.Records ?? []) {
       const key = record.s3?.object?.key;
       if (!record.eventName?.startsWith('ObjectCreated:') || !key) continue;

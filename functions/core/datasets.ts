@@ -74,7 +74,7 @@ export async function createDataset(caller: Caller, ownerId: string, input: Data
   const fields = editableFrom(input, id);
   const record: DatasetRecord = { id, ownerId, ...fields, revision: 1, createdOn: now, lastModified: now };
   await writeTogether([{ put: datasetItem(record), condition: { ConditionExpression: 'attribute_not_exists(pk)' } }, countDatasets(ownerId, 1)]);
-  return toDataset(record);
+  return withAnnotationStatus(toDataset(record), true);
 }
 
 /**
@@ -82,8 +82,16 @@ export async function createDataset(caller: Caller, ownerId: string, input: Data
  * names, is "not found".
  */
 export async function getDataset(caller: Caller, ownerId: string, id: string): Promise<Dataset> {
-  const dataset = toDataset(await loadDataset(caller, ownerId, id));
-  return { ...dataset, import_status: { ...dataset.import_status, annotations: await annotationImportStatus(id) } };
+  return withAnnotationStatus(toDataset(await loadDataset(caller, ownerId, id)));
+}
+
+/**
+ * One dataset as every single-dataset answer gives it: with the sum of its annotation-file reports
+ * (one more read; lists leave it out rather than pay it per dataset).
+ */
+async function withAnnotationStatus(dataset: Dataset, fresh = false): Promise<Dataset> {
+  const annotations = fresh ? { files_applied: 0, files_failed: 0, samples: 0, annotations: 0, failures: [] } : await annotationImportStatus(dataset.id);
+  return { ...dataset, import_status: { ...dataset.import_status, annotations } };
 }
 
 /** Where everything of a dataset lives in the bucket. Built from ids only: a client never names a key. */
@@ -184,7 +192,7 @@ async function changeDataset(
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: { ...values, ':expected': current.revision },
       });
-      return toDataset(updated as unknown as DatasetRecord);
+      return await withAnnotationStatus(toDataset(updated as unknown as DatasetRecord));
     } catch (error) {
       if (!isConditionalCheckFailure(error)) throw error;
       // The revision moved under us: with If-Match that is the client's precondition failing.
@@ -216,5 +224,5 @@ export async function deleteDataset(caller: Caller, ownerId: string, id: string,
     if (!isConditionalCheckFailure(error)) throw error;
     throw ifMatch !== undefined ? new PreconditionFailed() : new Conflict('the dataset changed while it was being deleted; retry');
   }
-  return toDataset(current);
+  return withAnnotationStatus(toDataset(current));
 }

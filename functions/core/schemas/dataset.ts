@@ -113,7 +113,7 @@ export const Dataset = z
             failures: z.array(z.object({ file: z.string(), format: z.string(), errors: z.array(z.string()), finished_on: Timestamp })).describe('The first 20 failed files, each applied not at all'),
           })
           .optional()
-          .describe('Annotation files imported (GET of one dataset only)'),
+          .describe('Annotation files imported (in answers about one dataset; lists leave it out)'),
       })
       .describe('What became of uploaded archives (unpacked into the dataset files, entries refused) and annotation files'),
   })
