@@ -15,6 +15,8 @@ declare module 'vitest' {
     adminToken: string;
     /** The runtime's data directory: storage checks read the storage stand-in's files there. */
     dataDir: string;
+    /** The table stand-in's endpoint: checks that a purge left no rows read the table there. */
+    tableEndpoint: string;
   }
 }
 
@@ -27,6 +29,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('apiUrl', runtime.url);
   project.provide('adminToken', runtime.adminToken);
   project.provide('dataDir', runtime.dataDir);
+  project.provide('tableEndpoint', process.env.TRAINYARD_DYNAMODB_ENDPOINT!);
   return async () => {
     await runtime.stop();
     await rm(dataDir, { recursive: true, force: true });
