@@ -77,6 +77,8 @@ export interface RouteDef {
   ifMatch?: boolean;
   /** The route honours Idempotency-Key (POSTs that create things). */
   idempotent?: boolean;
+  /** The success answer is a 302 to `location` (the handler answers `{ location }`). */
+  redirect?: boolean;
   /** Non-JSON success responses (documentation). */
   contentType?: string;
   /**

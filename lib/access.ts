@@ -51,11 +51,22 @@ export function grantSecretRead(grantee: iam.IGrantable, secret: ISecret): iam.G
  * under that prefix. Presigned URLs carry the signing function's rights, so this is also what a
  * client's presigned PUT or GET may do.
  */
-export type BucketAccess = 'user-files';
+export type BucketAccess = 'user-files' | 'user-data' | 'user-ingest';
+
+/**
+ * What each kind of access may do with objects under u/: `user-files` everything uploads need (multipart
+ * included) and the purge; `user-data` read, write and delete single objects (samples, versions);
+ * `user-ingest` read and write only (unpacking, annotation import: it never deletes).
+ */
+const OBJECT_ACTIONS: Record<BucketAccess, string[]> = {
+  'user-files': ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+  'user-data': ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+  'user-ingest': ['s3:GetObject', 's3:PutObject'],
+};
 
 export const USER_FILES_PREFIX = 'u/';
 
-export function grantBucket(grantee: iam.IGrantable & { role?: iam.IRole }, bucket: IBucket, _access: BucketAccess): iam.Grant[] {
+export function grantBucket(grantee: iam.IGrantable & { role?: iam.IRole }, bucket: IBucket, access: BucketAccess): iam.Grant[] {
   if (grantee.role) {
     // cdk-nag v3 acknowledges each wildcard finding by its exact resource, as synthesis renders it (the
     // data bucket's ARN read across stacks, then /u/*). Renaming the bucket construct changes this text;
@@ -72,7 +83,7 @@ export function grantBucket(grantee: iam.IGrantable & { role?: iam.IRole }, buck
   return [
     iam.Grant.addToPrincipal({
       grantee,
-      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      actions: OBJECT_ACTIONS[access],
       resourceArns: [bucket.arnForObjects(`${USER_FILES_PREFIX}*`)],
     }),
     iam.Grant.addToPrincipal({

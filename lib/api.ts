@@ -38,7 +38,7 @@ export const HANDLER_ACCESS = {
   identity: { table: 'readwrite', cursorSecret: 'read' },
   datasets: { table: 'readwrite', cursorSecret: 'read' },
   files: { table: 'readwrite', cursorSecret: 'read', bucket: 'user-files' },
-  samples: { table: 'readwrite', cursorSecret: 'read', bucket: 'user-files' },
+  samples: { table: 'readwrite', cursorSecret: 'read', bucket: 'user-data' },
 } as const satisfies Record<HandlerGroup, FunctionAccess>;
 
 /** The authorizer looks tokens up; it never writes. */

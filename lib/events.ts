@@ -9,21 +9,28 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
-import { grantBucket, grantTable } from './access';
+import { type BucketAccess, grantBucket, grantTable } from './access';
 import { TrainyardFunction } from './function';
 
 /**
  * A function that consumes events about dataset storage: reads and writes the table, reaches the objects
  * under u/ in the bucket. Both consumers below are built by this one recipe.
  */
-function storageEventFunction(scope: Construct, id: string, entry: string, props: { table: ITableV2; bucket: IBucket }, timeout: Duration): TrainyardFunction {
+function storageEventFunction(
+  scope: Construct,
+  id: string,
+  entry: string,
+  props: { table: ITableV2; bucket: IBucket },
+  timeout: Duration,
+  access: BucketAccess,
+): TrainyardFunction {
   const fn = new TrainyardFunction(scope, id, {
     entry: fileURLToPath(new URL(`../functions/events/${entry}`, import.meta.url)),
     environment: { TRAINYARD_TABLE: props.table.tableName, TRAINYARD_BUCKET: props.bucket.bucketName },
     timeout,
   });
   grantTable(fn, props.table, 'readwrite');
-  grantBucket(fn, props.bucket, 'user-files');
+  grantBucket(fn, props.bucket, access);
   return fn;
 }
 
@@ -44,7 +51,7 @@ export class DatasetPurge extends Construct {
 
   constructor(scope: Construct, id: string, props: DatasetPurgeProps) {
     super(scope, id);
-    this.function = storageEventFunction(this, 'PurgeFunction', 'purge.ts', props, Duration.minutes(5));
+    this.function = storageEventFunction(this, 'PurgeFunction', 'purge.ts', props, Duration.minutes(5), 'user-files');
     this.function.addEventSource(
       new DynamoEventSource(props.table, {
         startingPosition: StartingPosition.LATEST,
@@ -82,7 +89,7 @@ export class DatasetIngest extends Construct {
   constructor(scope: Construct, id: string, props: DatasetIngestProps) {
     super(scope, id);
     const timeout = Duration.minutes(15);
-    this.function = storageEventFunction(this, 'IngestFunction', 'ingest.ts', props, timeout);
+    this.function = storageEventFunction(this, 'IngestFunction', 'ingest.ts', props, timeout, 'user-ingest');
     this.deadLetters = new Queue(this, 'DeadLetters', { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
     Validations.of(this.deadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This is the dead-letter queue of the ingest queue; it has none of its own.' });
     this.queue = new Queue(this, 'Landed', {

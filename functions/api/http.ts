@@ -164,6 +164,11 @@ function parseInput(schema: z.ZodType | undefined, value: unknown, where: 'path'
 
 function toResponse(route: RouteDef, result: unknown, event: HttpEvent): HttpResult {
   const headers: Record<string, string> = { 'x-request-id': event.requestContext.requestId };
+  if (route.redirect) {
+    // The answer is elsewhere (a presigned storage URL): clients follow it, and HEAD and Range work there.
+    const { location } = result as { location: string };
+    return { statusCode: 302, headers: { ...headers, location, 'content-type': 'application/json' }, body: JSON.stringify({ location }) };
+  }
   if (route.contentType) {
     return { statusCode: route.status, headers: { ...headers, 'content-type': route.contentType }, body: String(result) };
   }

@@ -19,6 +19,7 @@ import type { DatasetRecord } from './entities/dataset';
 import { sampleIdFor, sampleKey } from './entities/sample';
 import { getObjectStream, headObject, listObjects, S3Error } from './s3';
 import { dimensionsOf, HEADER_BYTES, registerSamples, type SampleFile } from './samples';
+import { FilePath } from './schemas/upload';
 import { datasetFilesPrefix } from './uploads';
 
 /**
@@ -74,6 +75,9 @@ async function readHeader(key: string): Promise<Buffer> {
  * is a sample yet, in storage (a HEAD per candidate, in order). Listing the bucket is never needed.
  */
 async function resolveImages(dataset: DatasetRecord, prefix: string, lists: string[][]): Promise<Map<string, { path: string; size: number }>> {
+  // A name an annotation file gives is the uploader's text: only a safe path inside the dataset is looked up.
+  const safe = (path: string) => FilePath.safeParse(path).success;
+  lists = lists.map((list) => list.filter(safe));
   const all = [...new Set(lists.flat())];
   const samples = new Map<string, number>();
   for (const item of await batchGetItems(all.map((path) => sampleKey(dataset.id, sampleIdFor(dataset.id, path))))) samples.set(String(item.path), Number(item.size));
@@ -166,7 +170,8 @@ export async function importAnnotations(dataset: DatasetRecord, paths: string[])
 
   const results = await mapLimited(texts, 16, async ({ file, text }): Promise<{ file: string; read?: ReadResult }> => {
     if (text instanceof S3Error && text.status === 404) return { file }; // gone since it landed
-    if (text instanceof Error) return { file, read: { images: new Map(), errors: [`cannot read the file: ${text.message}`] } };
+    if (text instanceof Error && !(text instanceof S3Error)) return { file, read: { images: new Map(), errors: [`cannot read the file: ${text.message}`] } };
+    if (text instanceof Error) throw text; // storage trouble: the event is retried
     return { file, read: await readerFor(file)(text, resolve) };
   });
 

@@ -22,6 +22,7 @@ const MAX_ENTRY_BYTES = 64 * 1024 * 1024;
 const KEPT_REPORTS = 20;
 const KEPT_REFUSALS = 20;
 const IN_FLIGHT = 16;
+const IN_FLIGHT_BYTES = 128 * 1024 * 1024;
 const ANNOTATION_LIKE = /\.(json|jsonl|ndjson|manifest|txt|ya?ml|names|xml)$/i;
 const MAX_DEFERRED_BYTES = 256 * 1024 * 1024;
 const IMAGE_BATCH = 100;
@@ -52,9 +53,15 @@ export async function unpackArchive(key: string): Promise<ArchiveReport | undefi
   const inFlight = new Set<Promise<void>>();
   let storeError: Error | undefined;
   const unstoredSamples: string[] = [];
+  let inFlightBytes = 0;
   const put = async (path: string, bytes: Buffer, registered = false) => {
-    while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
-    if (storeError) throw storeError;
+    // Bounded by count and by bytes: a few large entries must not hold the function's memory.
+    while (inFlight.size >= IN_FLIGHT || (inFlight.size > 0 && inFlightBytes + bytes.length > IN_FLIGHT_BYTES)) await Promise.race(inFlight);
+    if (storeError) {
+      if (registered) unstoredSamples.push(folder + path);
+      throw storeError;
+    }
+    inFlightBytes += bytes.length;
     const stored = putObject(prefix + folder + path, bytes).then(
       () => void report.files++,
       (error: unknown) => {
@@ -63,7 +70,10 @@ export async function unpackArchive(key: string): Promise<ArchiveReport | undefi
       },
     );
     inFlight.add(stored);
-    void stored.finally(() => inFlight.delete(stored));
+    void stored.finally(() => {
+      inFlight.delete(stored);
+      inFlightBytes -= bytes.length;
+    });
   };
   // Images become samples here, a batch at a time and just before they are stored, with their size read
   // from the bytes in hand; the storage event each one then raises finds its sample up to date (same ETag).
@@ -73,11 +83,23 @@ export async function unpackArchive(key: string): Promise<ArchiveReport | undefi
     const batch = images;
     images = [];
     imageBytes = 0;
-    await registerSamples(
+    if (batch.length === 0) return;
+    // Deleted meanwhile: stop here, so nothing is written after the purge.
+    if (!(await getItem(datasetKey(dataset.id), true))) throw new Error('the dataset was deleted while its archive was being unpacked');
+    const { createdPaths } = await registerSamples(
       dataset,
       batch.map(({ path, bytes }) => ({ path: folder + path, size: bytes.length, etag: createHash('md5').update(bytes).digest('hex'), ...dimensionsOf(bytes) })),
     );
-    for (const { path, bytes } of batch) await put(path, bytes, true);
+    // Only samples this unpack created are forgotten if their file does not get stored.
+    const created = new Set(createdPaths);
+    for (const [i, { path, bytes }] of batch.entries()) {
+      try {
+        await put(path, bytes, created.has(folder + path));
+      } catch (error) {
+        for (const rest of batch.slice(i + 1)) if (created.has(folder + rest.path)) unstoredSamples.push(folder + rest.path);
+        throw error;
+      }
+    }
   };
   // Small annotation-like entries (JSON, text, YAML) are held back and stored after everything else, class
   // lists first: whatever imports them then finds the images they name already stored.
@@ -91,6 +113,8 @@ export async function unpackArchive(key: string): Promise<ArchiveReport | undefi
     const valid = FilePath.safeParse(name);
     if (!valid.success) return refuse(name, `refused: ${valid.error.issues[0]?.message ?? 'bad name'}`);
     if (size > MAX_ENTRY_BYTES) return refuse(name, `over ${MAX_ENTRY_BYTES / 1024 / 1024} MiB: upload it as a file instead`);
+    // An archive inside an archive would be unpacked in turn, and again: upload it on its own instead.
+    if (isArchive(valid.data)) return refuse(name, 'an archive inside an archive is not unpacked: upload it on its own');
     const bytes = await read();
     if (ANNOTATION_LIKE.test(valid.data) && deferredBytes + bytes.length <= MAX_DEFERRED_BYTES) {
       deferred.push({ path: valid.data, bytes });

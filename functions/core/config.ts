@@ -17,6 +17,12 @@ const ConfigSchema = z.object({
    */
   TRAINYARD_CURSOR_SECRET: z.string().min(32).optional(),
   TRAINYARD_CURSOR_SECRET_ARN: z.string().startsWith('arn:').optional(),
+  /** The jobs engine: the workflow to start, and where each queue kind's jobs go (functions that run jobs only). */
+  TRAINYARD_STATE_MACHINE_ARN: z.string().startsWith('arn:').optional(),
+  TRAINYARD_STEPFUNCTIONS_ENDPOINT: z.url().optional(),
+  TRAINYARD_BATCH_ENDPOINT: z.url().optional(),
+  TRAINYARD_JOB_QUEUES: z.string().optional().describe('JSON: {"cpu": <queue ARN>, "gpu": <queue ARN>}'),
+  TRAINYARD_JOB_DEFINITIONS: z.string().optional().describe('JSON: {"cpu": <job definition ARN>, "gpu": <job definition ARN>}'),
 });
 
 export interface Config {
@@ -27,6 +33,11 @@ export interface Config {
   s3Endpoint?: string;
   cursorSecret?: string;
   cursorSecretArn?: string;
+  stateMachineArn?: string;
+  stepFunctionsEndpoint?: string;
+  batchEndpoint?: string;
+  jobQueues?: Record<'cpu' | 'gpu', string>;
+  jobDefinitions?: Record<'cpu' | 'gpu', string>;
 }
 
 let loaded: Config | undefined;
@@ -47,6 +58,11 @@ export function config(): Config {
     s3Endpoint: env.TRAINYARD_S3_ENDPOINT,
     cursorSecret: env.TRAINYARD_CURSOR_SECRET,
     cursorSecretArn: env.TRAINYARD_CURSOR_SECRET_ARN,
+    stateMachineArn: env.TRAINYARD_STATE_MACHINE_ARN,
+    stepFunctionsEndpoint: env.TRAINYARD_STEPFUNCTIONS_ENDPOINT,
+    batchEndpoint: env.TRAINYARD_BATCH_ENDPOINT,
+    jobQueues: env.TRAINYARD_JOB_QUEUES ? JSON.parse(env.TRAINYARD_JOB_QUEUES) : undefined,
+    jobDefinitions: env.TRAINYARD_JOB_DEFINITIONS ? JSON.parse(env.TRAINYARD_JOB_DEFINITIONS) : undefined,
   };
   return loaded;
 }

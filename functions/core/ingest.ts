@@ -4,7 +4,7 @@ import { mapLimited } from './concurrency';
 import { batchGetItems, getItem } from './dynamo';
 import { type DatasetRecord, datasetKey } from './entities/dataset';
 import { sampleIdFor, sampleKey } from './entities/sample';
-import { headObject } from './s3';
+import { headObject, S3Error } from './s3';
 import { dimensionsOf, isSampleFile, registerSamples, type SampleFile } from './samples';
 
 /**
@@ -71,8 +71,11 @@ async function ingestIntoDataset(dataset: DatasetRecord, files: LandedFile[]) {
   const annotationFiles = files.filter((f) => !isSampleFile(f.path) && isAnnotationFile(format, f.path));
 
   const samples = await mapLimited(images, 16, async (image): Promise<SampleFile | undefined> => {
-    const header = await readHeader(image.key).catch(() => undefined);
-    if (!header) return undefined; // gone since it landed
+    const header = await readHeader(image.key).catch((error: unknown) => {
+      if (error instanceof S3Error && error.status === 404) return undefined; // gone since it landed
+      throw error; // storage trouble: the batch item fails and is retried
+    });
+    if (!header) return undefined;
     const size = image.size ?? (await headObject(image.key))?.size;
     if (size === undefined) return undefined;
     return { path: image.path, size, ...(image.etag ? { etag: image.etag } : {}), ...dimensionsOf(header) };

@@ -21,8 +21,15 @@ export class S3Error extends Error {
   }
 }
 
-/** Object keys are built by the server from ids and validated names; each segment is URI-encoded. */
+/**
+ * Object keys are built by the server from ids and validated names; each segment is URI-encoded. A key
+ * with an empty, "." or ".." segment is refused outright: URL parsing would collapse it into another
+ * key (another user's), so no caller's bug may ever reach storage with one.
+ */
 function objectUrl(key: string, query: Record<string, string> = {}): URL {
+  if (key.split('/').some((segment, i, all) => segment === '.' || segment === '..' || (segment === '' && i < all.length - 1))) {
+    throw new S3Error('UnsafeKey', `refused an object key with an empty, "." or ".." segment: ${JSON.stringify(key)}`, 400);
+  }
   const { bucketName, region, s3Endpoint } = config();
   const path = key.split('/').map(encodeURIComponent).join('/');
   const url = s3Endpoint ? new URL(`${s3Endpoint}/${bucketName}/${path}`) : new URL(`https://${bucketName}.s3.${region}.amazonaws.com/${path}`);
@@ -102,7 +109,10 @@ export async function headObject(key: string): Promise<{ size: number; lastModif
     const modified = response.headers?.['last-modified'];
     return { size: Number(response.headers?.['content-length'] ?? 0), lastModified: new Date(modified ?? Date.now()).toISOString() };
   } catch (error) {
-    if (error instanceof S3Error && error.status === 404) return undefined;
+    // S3 answers a HEAD of a missing object with 403, not 404, to a caller without ListBucket on that key
+    // (the functions may list only with an s3:prefix, which a HEAD does not carry). Under u/, where they may
+    // read every object, a 403 can only mean "not there".
+    if (error instanceof S3Error && (error.status === 404 || (error.status === 403 && key.startsWith('u/')))) return undefined;
     throw error;
   }
 }

@@ -10,6 +10,7 @@ import { ensureLabels } from './labels';
 import { type Page, readPage } from './pagination';
 import { checkIfMatch } from './revision';
 import { deleteObject, headObject } from './s3';
+import { FilePath } from './schemas/upload';
 import type { Annotation, BatchItemResult, BatchResult, Sample, SampleBatchAdd, SampleBatchAnnotate, SampleBatchDelete, SampleListQuery, SamplePatch } from './schemas/sample';
 import { datasetFilesPrefix } from './uploads';
 
@@ -97,8 +98,11 @@ export interface SampleFile {
 export async function registerSamples(
   dataset: Pick<DatasetRecord, 'id' | 'ownerId' | 'type' | 'format'>,
   files: SampleFile[],
-): Promise<{ created: number; ids: string[] }> {
+): Promise<{ created: number; createdPaths: string[]; ids: string[] }> {
   const labels = new Set<string>();
+  let count = 0;
+  const unsafe = files.find((file) => !FilePath.safeParse(file.path).success);
+  if (unsafe) throw new Error(`refused to register a sample with an unsafe path: ${JSON.stringify(unsafe.path)}`);
   const created = await mapLimited(files, IN_FLIGHT, async (file) => {
     const folder = classFolderLabel(dataset, file.path);
     const annotations = file.annotations ?? (folder ? [{ label: folder }] : []);
@@ -135,13 +139,15 @@ export async function registerSamples(
       { UpdateExpression: `SET ${actions.join(', ')}, #revision = if_not_exists(#revision, :zero) + :one`, ExpressionAttributeNames: names, ExpressionAttributeValues: values },
       'UPDATED_OLD',
     );
+    if (old.revision === undefined) count++;
     return old.revision === undefined;
+  }).finally(async () => {
+    // Counted even when the batch fails partway (a retry then sees those rows as existing); only a
+    // process dying between the rows and this one call can part them.
+    if (count) await updateItem(countSamples(dataset.id, count).update, countSamples(dataset.id, count));
   });
-  const count = created.filter(Boolean).length;
-  // The counter trails the rows by this one call; a crash between them is the only way they part.
-  if (count) await updateItem(countSamples(dataset.id, count).update, countSamples(dataset.id, count));
   await ensureLabels(dataset.id, [...labels]);
-  return { created: count, ids: files.map((f) => sampleIdFor(dataset.id, f.path)) };
+  return { created: count, createdPaths: files.filter((_, i) => created[i]).map((f) => f.path), ids: files.map((f) => sampleIdFor(dataset.id, f.path)) };
 }
 
 /** List a dataset's samples in path order, with filters and a signed cursor. */

@@ -11,7 +11,7 @@ import aws4 from 'aws4';
  */
 export interface AwsRequest {
   url: string;
-  service: 'dynamodb' | 's3' | 'secretsmanager';
+  service: 'dynamodb' | 's3' | 'secretsmanager' | 'states' | 'batch';
   region: string;
   method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
   headers?: Record<string, string>;

@@ -176,16 +176,14 @@ describe('manifest', () => {
     expect(after).toEqual(before);
     expect((await owner.api.get(`${dataset.base}/label`)).body.map((l: Json) => l.name).sort()).toEqual(['cat', 'dog']);
   });
-  it('a manifest in a folder names images beside it, and may arrive in the same upload as they do', async () => {
+  it('a manifest in a folder names images beside it', async () => {
     // Arrange
     const dataset = await newDataset(owner, 'object_detection', 'manifest');
     const lines = Array.from({ length: COUNT }, (_, i) => JSON.stringify({ source: `pics/${name(i)}.png`, label: i < 4 ? 'rare' : 'common' }));
 
-    // Act: images and manifest in one upload session, in whatever order their storage events come.
-    await store(owner, dataset.base, {
-      'set/train.ndjson': Buffer.from(lines.join('\n')),
-      ...Object.fromEntries(Array.from({ length: COUNT }, (_, i) => [`set/pics/${name(i)}.png`, png(WIDTH, HEIGHT, i)])),
-    });
+    // Act: the images, then the manifest (an annotation file finds only images already stored; see README).
+    await store(owner, dataset.base, Object.fromEntries(Array.from({ length: COUNT }, (_, i) => [`set/pics/${name(i)}.png`, png(WIDTH, HEIGHT, i)])));
+    await store(owner, dataset.base, { 'set/train.ndjson': Buffer.from(lines.join('\n')) });
     const status = await waitFor('the manifest applied', () => importStatus(owner, dataset.base), (s) => reported(s) === 1);
     await waitFor('images as samples', () => sampleCount(owner, dataset.base), (n) => n === COUNT);
 
@@ -289,5 +287,39 @@ describe('images on their own', () => {
     expect((await owner.api.get(`${dataset.base}/label`)).body.map((l: Json) => l.name).sort()).toEqual(['cats', 'dogs']);
     const stats = (await owner.api.get(`${dataset.base}/stats`)).body;
     expect(stats).toMatchObject({ sample_count: 4, labeled_count: 4, unlabeled_count: 0 });
+  });
+});
+
+describe('names that would leave the dataset', () => {
+  it("a COCO file or manifest naming another user's file through '..' reaches nothing: reported, no sample, the file untouched", async () => {
+    // Arrange: a victim's image, and an attacker who knows its ids.
+    const victim = await newUser({ label: 'escape-victim' });
+    const attacker = await newUser({ label: 'escape-attacker' });
+    const target = await newDataset(victim, 'object_detection', 'coco');
+    await store(victim, target.base, { 'images/secret.png': png(WIDTH, HEIGHT, 7) });
+    await waitFor('victim sample', () => sampleCount(victim, target.base), (n) => n === 1);
+    const coco = await newDataset(attacker, 'object_detection', 'coco');
+    const manifest = await newDataset(attacker, 'object_detection', 'manifest');
+    const escape = `../../../../${victim.id}/dataset/${target.id}/files/images/secret.png`;
+    const cocoFile = {
+      images: [{ id: 1, file_name: escape, width: WIDTH, height: HEIGHT }],
+      categories: [{ id: 1, name: 'loot' }],
+      annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [0, 0, 4, 4] }],
+    };
+
+    // Act
+    await store(attacker, coco.base, { 'annotations/steal.json': Buffer.from(JSON.stringify(cocoFile)) });
+    await store(attacker, manifest.base, { 'steal.jsonl': Buffer.from(`${JSON.stringify({ source: escape, label: 'loot' })}\n`) });
+
+    // Assess: both files failed on the name, nothing was registered, and the victim's file is intact.
+    for (const dataset of [coco, manifest]) {
+      const status = await waitFor('import report', () => importStatus(attacker, dataset.base), (s) => reported(s) === 1);
+      expect(status).toMatchObject({ files_applied: 0, files_failed: 1 });
+      expect(status.failures[0].errors.join(' ')).toMatch(/no stored image/);
+      expect(await sampleCount(attacker, dataset.base)).toBe(0);
+    }
+    const stillThere = await victim.api.get(`${target.base}/file/images/secret.png`);
+    expect(stillThere.status).toBe(200);
+    expect((await victim.api.get(`${target.base}/stats`)).body.sample_count).toBe(1);
   });
 });
