@@ -1,27 +1,15 @@
-import { type Caller, requireNamespace } from './caller';
-import { getItem, isConditionalCheckFailure, updateItem, writeTogether } from './dynamo';
-import {
-  countDatasets,
-  datasetCounterKey,
-  type DatasetRecord,
-  datasetIndexKeys,
-  datasetItem,
-  datasetKey,
-  datasetsByOwner,
-} from './entities/dataset';
+import type { Caller } from './caller';
+import { claimUnusedForDelete } from './dataset-usage';
+import type { DatasetRecord } from './entities/dataset';
 import { purgeItem } from './entities/purge';
-import { Conflict, NotFound, PreconditionFailed } from './errors';
-import { assertUserExists } from './identity';
 import { annotationImportStatus } from './import-status';
-import { type Page, readPage } from './pagination';
-import { checkIfMatch } from './revision';
+import type { Page } from './pagination';
+import { changeOwned, createOwned, deleteOwned, listOwned, loadOwned } from './resources';
 import type { Dataset, DatasetCreate, DatasetListQuery, DatasetPatch, DatasetReplace } from './schemas/dataset';
-import { newId } from './tokens';
 
 type EditableFields = Pick<DatasetRecord, 'name' | 'description' | 'type' | 'format' | 'version' | 'logo' | 'tags'>;
 
 const DEFAULT_VERSION = '1.0.0';
-const MAX_CONCURRENT_RETRIES = 3;
 
 function toDataset(r: DatasetRecord): Dataset {
   return {
@@ -67,13 +55,14 @@ function editableFrom(input: DatasetCreate, id: string): EditableFields {
  * The caller must own the namespace (or be an admin, and then the user must exist).
  */
 export async function createDataset(caller: Caller, ownerId: string, input: DatasetCreate): Promise<Dataset> {
-  requireNamespace(caller, ownerId);
-  if (caller.userId !== ownerId) await assertUserExists(ownerId);
-  const id = newId();
-  const now = new Date().toISOString();
-  const fields = editableFrom(input, id);
-  const record: DatasetRecord = { id, ownerId, ...fields, revision: 1, createdOn: now, lastModified: now };
-  await writeTogether([{ put: datasetItem(record), condition: { ConditionExpression: 'attribute_not_exists(pk)' } }, countDatasets(ownerId, 1)]);
+  const record = await createOwned<DatasetRecord>('dataset', caller, ownerId, (id, now) => ({
+    id,
+    ownerId,
+    ...editableFrom(input, id),
+    revision: 1,
+    createdOn: now,
+    lastModified: now,
+  }));
   return withAnnotationStatus(toDataset(record), true);
 }
 
@@ -101,10 +90,7 @@ export function datasetPrefix(dataset: Pick<DatasetRecord, 'ownerId' | 'id'>): s
 
 /** The dataset as stored, if the caller may reach it: what other use cases (uploads, files) start from. */
 export async function loadDataset(caller: Caller, ownerId: string, id: string): Promise<DatasetRecord> {
-  requireNamespace(caller, ownerId);
-  const record = (await getItem(datasetKey(id))) as DatasetRecord | undefined;
-  if (!record || record.ownerId !== ownerId) throw new NotFound('dataset');
-  return record;
+  return loadOwned<DatasetRecord>('dataset', caller, ownerId, id);
 }
 
 /**
@@ -112,40 +98,12 @@ export async function loadDataset(caller: Caller, ownerId: string, id: string): 
  * Sorting by date reads gsi1, by name gsi2; filters run in DynamoDB and pages are always full.
  */
 export async function listDatasets(caller: Caller, ownerId: string, query: DatasetListQuery): Promise<Page<Dataset>> {
-  requireNamespace(caller, ownerId);
-  const tags = query.tag ? [...new Set(query.tag.split(',').map((t) => t.trim()).filter(Boolean))].sort() : [];
-  const filters: string[] = [];
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = {};
-  const filter = (attribute: string, value: unknown, make: (name: string, value: string) => string, slot = attribute) => {
-    names[`#${attribute}`] = attribute;
-    values[`:${slot}`] = value;
-    filters.push(make(`#${attribute}`, `:${slot}`));
-  };
-  if (query.type) filter('type', query.type, (n, v) => `${n} = ${v}`);
-  if (query.format) filter('format', query.format, (n, v) => `${n} = ${v}`);
-  if (query.name) filter('nameKey', query.name.toLowerCase(), (n, v) => `contains(${n}, ${v})`);
-  tags.forEach((tag, i) => filter('tags', tag, (n, v) => `contains(${n}, ${v})`, `tag${i}`));
-  const base = datasetsByOwner(ownerId, query.sort.startsWith('name') ? 'name' : 'date', query.sort.endsWith('ascending'));
-  const params = filters.length
-    ? {
-        ...base,
-        FilterExpression: filters.join(' AND '),
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ...values },
-      }
-    : base;
-  const page = await readPage(
-    params,
-    { size: query.size, skip: query.skip, cursor: query.cursor },
-    {
-      callerId: caller.userId,
-      query: { ns: ownerId, kind: 'dataset', sort: query.sort, type: query.type, format: query.format, name: query.name, tags: tags.join(',') },
-    },
-    // Unfiltered, the total is the namespace's counter: one read instead of counting every dataset.
-    filters.length ? undefined : async () => Number((await getItem(datasetCounterKey(ownerId)))?.n ?? 0),
-  );
-  return { ...page, items: (page.items as unknown as DatasetRecord[]).map(toDataset) };
+  const page = await listOwned<DatasetRecord>('dataset', caller, ownerId, query, {
+    equals: { type: query.type, format: query.format },
+    name: query.name,
+    tag: query.tag,
+  });
+  return { ...page, items: page.items.map(toDataset) };
 }
 
 /** Replace a dataset's editable fields (PUT): omitted optional fields return to their defaults. */
@@ -166,10 +124,7 @@ export async function updateDataset(caller: Caller, ownerId: string, id: string,
   }));
 }
 
-/**
- * Read-modify-write guarded by the revision. With If-Match a lost race is a 412; without, the change
- * is re-applied to the fresh record a few times before giving up with a 409.
- */
+/** Read-modify-write guarded by the revision (resources.ts): If-Match → 412, retries without it. */
 async function changeDataset(
   caller: Caller,
   ownerId: string,
@@ -177,52 +132,18 @@ async function changeDataset(
   ifMatch: string | undefined,
   change: (current: DatasetRecord) => EditableFields,
 ): Promise<Dataset> {
-  for (let attempt = 0; attempt < MAX_CONCURRENT_RETRIES; attempt++) {
-    const current = await loadDataset(caller, ownerId, id);
-    checkIfMatch(ifMatch, current.revision);
-    const fields = change(current);
-    try {
-      const next: DatasetRecord = { ...current, ...fields, revision: current.revision + 1, lastModified: new Date().toISOString() };
-      const changes: Record<string, unknown> = { ...fields, nameKey: fields.name.toLowerCase(), revision: next.revision, lastModified: next.lastModified, ...datasetIndexKeys(next) };
-      const names = Object.fromEntries(Object.keys(changes).map((k) => [`#${k}`, k]));
-      const values = Object.fromEntries(Object.entries(changes).map(([k, v]) => [`:${k}`, v]));
-      const updated = await updateItem(datasetKey(id), {
-        UpdateExpression: `SET ${Object.keys(changes).map((k) => `#${k} = :${k}`).join(', ')}`,
-        ConditionExpression: 'attribute_exists(pk) AND #revision = :expected',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: { ...values, ':expected': current.revision },
-      });
-      return await withAnnotationStatus(toDataset(updated as unknown as DatasetRecord));
-    } catch (error) {
-      if (!isConditionalCheckFailure(error)) throw error;
-      // The revision moved under us: with If-Match that is the client's precondition failing.
-      if (ifMatch !== undefined) throw new PreconditionFailed();
-    }
-  }
-  throw new Conflict('the dataset kept changing while this request ran; retry');
+  return withAnnotationStatus(toDataset(await changeOwned<DatasetRecord>('dataset', caller, ownerId, id, ifMatch, change)));
 }
 
-/** Delete a dataset and answer it as it was. (Cancelling its live jobs first comes with the jobs engine.) */
+/**
+ * Delete a dataset and answer it as it was: refused (409, naming them) while models use it. Its files,
+ * rows and sessions go in the background (functions/events/purge.ts): the purge record is written with the
+ * delete, and from then on nothing of it is reachable. (Cancelling its live jobs first comes with the jobs engine.)
+ */
 export async function deleteDataset(caller: Caller, ownerId: string, id: string, ifMatch?: string): Promise<Dataset> {
-  const current = await loadDataset(caller, ownerId, id);
-  checkIfMatch(ifMatch, current.revision);
-  try {
-    await writeTogether([
-      {
-        delete: datasetKey(id),
-        condition: {
-          ConditionExpression: '#revision = :expected',
-          ExpressionAttributeNames: { '#revision': 'revision' },
-          ExpressionAttributeValues: { ':expected': current.revision },
-        },
-      },
-      countDatasets(ownerId, -1),
-      // Its files and sessions go in the background (functions/events/purge.ts); from now on nothing of it is reachable.
-      { put: purgeItem({ datasetId: id, ownerId, prefix: datasetPrefix(current), requestedOn: new Date().toISOString() }) },
-    ]);
-  } catch (error) {
-    if (!isConditionalCheckFailure(error)) throw error;
-    throw ifMatch !== undefined ? new PreconditionFailed() : new Conflict('the dataset changed while it was being deleted; retry');
-  }
-  return withAnnotationStatus(toDataset(current));
+  const deleted = await deleteOwned<DatasetRecord>('dataset', caller, ownerId, id, ifMatch, {
+    prepare: claimUnusedForDelete,
+    writes: (current) => [{ put: purgeItem({ datasetId: id, ownerId, prefix: datasetPrefix(current), requestedOn: new Date().toISOString() }) }],
+  });
+  return withAnnotationStatus(toDataset(deleted));
 }

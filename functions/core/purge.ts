@@ -1,6 +1,7 @@
 import { deleteItem, type Item, query, type QueryInput } from './dynamo';
 import { annotationImportsOfDataset } from './entities/annotation-import';
 import { labelsOfDataset } from './entities/label';
+import { modelRefsOfDataset } from './entities/model';
 import { sampleCounterKey, samplesOfDataset } from './entities/sample';
 import { versionCounterKey, versionsOfDataset } from './entities/version';
 import type { PurgeRecord } from './entities/purge';
@@ -25,13 +26,13 @@ async function deleteRows(input: QueryInput): Promise<number> {
 }
 
 /**
- * Remove what a deleted dataset left behind: its samples, labels and versions, every object under its
+ * Remove what a deleted dataset left behind: its samples, labels, versions and stale model references, every object under its
  * prefix, its upload sessions (open multipart uploads aborted), then the purge record itself. Safe to run again after a failure: each
  * step only removes what is still there.
  */
 export async function purgeDataset(purge: PurgeRecord): Promise<{ objects: number; uploads: number; rows: number }> {
   let rows = 0;
-  for (const partition of [samplesOfDataset, labelsOfDataset, versionsOfDataset, annotationImportsOfDataset]) rows += await deleteRows(partition(purge.datasetId));
+  for (const partition of [samplesOfDataset, labelsOfDataset, versionsOfDataset, annotationImportsOfDataset, modelRefsOfDataset]) rows += await deleteRows(partition(purge.datasetId));
   await deleteItem(sampleCounterKey(purge.datasetId));
   await deleteItem(versionCounterKey(purge.datasetId));
   let uploads = 0;

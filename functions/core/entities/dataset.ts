@@ -1,10 +1,8 @@
 import type { QueryInput } from '../dynamo';
+import { countOwned, ownedByOwner, ownedCounterKey, ownedIndexKeys, ownedItem, ownedKey, type OwnedRecord } from './owned';
 
 /** A dataset: metadata only (its files will live in S3 under u/{ownerId}/dataset/{id}/). */
-export interface DatasetRecord {
-  id: string;
-  ownerId: string;
-  name: string;
+export interface DatasetRecord extends OwnedRecord {
   description: string;
   type: string;
   format: string;
@@ -12,12 +10,13 @@ export interface DatasetRecord {
   version: string;
   logo: string;
   tags: string[];
-  /** Optimistic-concurrency counter, served as the ETag. */
-  revision: number;
-  createdOn: string;
-  lastModified: string;
   /** What became of the archives uploaded into the dataset, newest first (the last 20). */
   archives?: ArchiveReport[];
+  /**
+   * Set while a DELETE checks that no model uses the dataset (epoch ms until which the claim holds):
+   * models may not start using it meanwhile (functions/core/dataset-usage.ts).
+   */
+  deletingUntil?: number;
 }
 
 export interface ArchiveReport {
@@ -30,35 +29,17 @@ export interface ArchiveReport {
   finishedOn: string;
 }
 
-export const datasetKey = (id: string) => ({ pk: `dataset#${id}`, sk: 'dataset' });
+export const datasetKey = (id: string) => ownedKey('dataset', id);
 
 /** The index attributes that follow from the record: date order (gsi1) and name order (gsi2). */
-export function datasetIndexKeys(d: Pick<DatasetRecord, 'ownerId' | 'createdOn' | 'id' | 'name'>) {
-  const partition = `user#${d.ownerId}#dataset`;
-  return { gsi1pk: partition, gsi1sk: `${d.createdOn}#${d.id}`, gsi2pk: partition, gsi2sk: d.name.toLowerCase() };
-}
+export const datasetIndexKeys = (d: Pick<DatasetRecord, 'ownerId' | 'createdOn' | 'id' | 'name'>) => ownedIndexKeys('dataset', d);
 
-export function datasetItem(dataset: DatasetRecord) {
-  return { ...datasetKey(dataset.id), entity: 'dataset', ...datasetIndexKeys(dataset), nameKey: dataset.name.toLowerCase(), ...dataset };
-}
+export const datasetItem = (dataset: DatasetRecord) => ownedItem('dataset', dataset);
 
 /** byOwnerDate / byOwnerName: a namespace's datasets in date or name order. */
-export function datasetsByOwner(ownerId: string, order: 'date' | 'name', ascending: boolean): QueryInput {
-  const index = order === 'date' ? 'gsi1' : 'gsi2';
-  return {
-    IndexName: index,
-    KeyConditionExpression: `${index}pk = :owner`,
-    ExpressionAttributeValues: { ':owner': `user#${ownerId}#dataset` },
-    ScanIndexForward: ascending,
-  };
-}
+export const datasetsByOwner = (ownerId: string, order: 'date' | 'name', ascending: boolean): QueryInput => ownedByOwner('dataset', ownerId, order, ascending);
 
 /** The exact number of datasets in a namespace, kept beside them so unfiltered totals cost one read. */
-export const datasetCounterKey = (ownerId: string) => ({ pk: `counter#user#${ownerId}#dataset`, sk: 'counter' });
+export const datasetCounterKey = (ownerId: string) => ownedCounterKey('dataset', ownerId);
 
-export const countDatasets = (ownerId: string, delta: 1 | -1) => ({
-  update: datasetCounterKey(ownerId),
-  UpdateExpression: 'SET #entity = :entity ADD #n :delta',
-  ExpressionAttributeNames: { '#entity': 'entity', '#n': 'n' },
-  ExpressionAttributeValues: { ':entity': 'counter', ':delta': delta },
-});
+export const countDatasets = (ownerId: string, delta: 1 | -1) => countOwned('dataset', ownerId, delta);

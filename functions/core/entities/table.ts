@@ -9,15 +9,20 @@
  * | user        | user#{id}               | user        | email#{email} (user)                     | users ({createdOn}#{id})                |
  * | token       | token#{sha256(secret)}  | token       | user#{userId}#token ({createdOn}#{id})   |                                         |
  * | dataset     | dataset#{id}            | dataset     | user#{ownerId}#dataset ({createdOn}#{id})| user#{ownerId}#dataset ({nameKey})      |
+ * | model       | model#{id}              | model       | user#{ownerId}#model ({createdOn}#{id})  | user#{ownerId}#model ({nameKey})        |
+ * | modelref    | dataset#{datasetId}#model | {modelId} |                                          |                                         |
  * | upload      | upload#{id}             | upload      | dataset#{datasetId}#upload ({createdOn}#{id}) |                                    |
  * | purge       | purge#{datasetId}       | purge       | purge ({requestedOn}#{datasetId})        |                                         |
  * | counter     | counter#user#{ownerId}#dataset | counter |                                     |                                         |
+ * | counter     | counter#user#{ownerId}#model | counter |                                       |                                         |
  * | bootstrap   | bootstrap#admin         | bootstrap   |                                          |                                         |
  * | idempotency | idempotency#{sha256}    | idempotency |                                          |                                         |
  * | audit       | audit#{namespace}       | {at}#{requestId} |                                     |                                         |
  *
  * The name index's sort key is the lower-cased name alone: any separator after it would sort
  * "cats v2" before "cats". Ties are fine: a cursor carries the table key too.
+ * Datasets and models share one scheme (entities/owned.ts). A modelref row says a model may use a
+ * dataset: a dataset DELETE reads them (one consistent query) to refuse while a model uses it.
  * Every item carries `entity` (its kind) and, where it expires, `ttl` (epoch seconds).
  */
 export const tableLayout = {
