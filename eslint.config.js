@@ -30,6 +30,22 @@ export default tseslint.config(
     },
   },
   {
+    files: ['worker/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/functions/api/*', '**/functions/workflow/*', '**/functions/events/*', '**/functions/routes', '**/local/*', '**/lib/*'],
+              message: 'worker/ imports only its own code and pure functions/core modules (DESIGN.md).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['local/**/*.ts', 'lib/**/*.ts', 'bin/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
