@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { AuditEntry, PageQuery, UserPathParams } from './core/schemas/common';
+import { AuditEntry, Id, PageQuery, UserPathParams } from './core/schemas/common';
 import {
   Dataset,
   DatasetCreate,
@@ -30,6 +30,8 @@ import {
   VersionCreate,
   VersionPathParams,
 } from './core/schemas/sample';
+import { ActionInfo, Job, JobFile, JobListQuery, JobLogs, JobLogsQuery, JobSubmit, QueueInfo } from './core/schemas/job';
+import { Model, ModelCreate, ModelListQuery, ModelPatch, ModelPathParams, ModelReplace } from './core/schemas/model';
 import { FileDownload, FilePathParams, StoredFile, UploadComplete, UploadPathParams, UploadSession, UploadStart } from './core/schemas/upload';
 import {
   Health,
@@ -50,8 +52,8 @@ import {
  * `group` names the Lambda function (one per resource group, `functions/api/{group}.ts`);
  * `access` is what the caller's token must allow: `public` (no token), `read`, `write`, or `admin`.
  */
-export type HandlerGroup = 'health' | 'docs' | 'identity' | 'datasets' | 'files' | 'samples';
-export const HANDLER_GROUPS: readonly HandlerGroup[] = ['health', 'docs', 'identity', 'datasets', 'files', 'samples'];
+export type HandlerGroup = 'health' | 'docs' | 'identity' | 'datasets' | 'files' | 'samples' | 'models' | 'jobs';
+export const HANDLER_GROUPS: readonly HandlerGroup[] = ['health', 'docs', 'identity', 'datasets', 'files', 'samples', 'models', 'jobs'];
 export type Access = 'public' | 'read' | 'write' | 'admin';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -90,6 +92,11 @@ export interface RouteDef {
 
 const USER = '/api/v1/user/{user_id}';
 const DATASET = `${USER}/dataset/{dataset_id}`;
+/** Jobs and specs live alike under datasets and models (TAO): one route each, the kind in the path. */
+const RESOURCE = `${USER}/{kind}/{resource_id}`;
+const ResourcePathParams = z.object({ user_id: Id, kind: z.enum(['dataset', 'model']), resource_id: Id });
+const JobPathParams = ResourcePathParams.extend({ job_id: Id });
+const SpecPathParams = ResourcePathParams.extend({ action: z.string().min(1).max(64) });
 
 export const routes = {
   getLiveness: {
@@ -298,6 +305,97 @@ export const routes = {
     method: 'DELETE', path: `${DATASET}/version/{version_id}`, group: 'samples', access: 'write', tag: 'dataset versions',
     summary: 'Delete a version and its manifest; answers the deleted version', params: VersionPathParams,
     status: 200, response: DatasetVersion,
+  },
+  listModels: {
+    method: 'GET', path: `${USER}/model`, group: 'models', access: 'read', tag: 'model',
+    summary: 'List models; filter by name, arch (network_arch), read_only, tag', params: UserPathParams, query: ModelListQuery,
+    status: 200, response: Model, list: true,
+  },
+  createModel: {
+    method: 'POST', path: `${USER}/model`, group: 'models', access: 'write', tag: 'model',
+    summary: 'Create a model: network_arch is enough; datasets it names must be the namespace\'s own (422 otherwise)',
+    params: UserPathParams, body: ModelCreate, status: 201, response: Model, etag: true, idempotent: true,
+  },
+  getModel: {
+    method: 'GET', path: `${USER}/model/{model_id}`, group: 'models', access: 'read', tag: 'model',
+    summary: 'Get a model', params: ModelPathParams, status: 200, response: Model, etag: true,
+  },
+  replaceModel: {
+    method: 'PUT', path: `${USER}/model/{model_id}`, group: 'models', access: 'write', tag: 'model',
+    summary: 'Replace the editable fields of a model (omitted ones return to their defaults; the encryption key stays unless given)',
+    params: ModelPathParams, body: ModelReplace, status: 200, response: Model, etag: true, ifMatch: true,
+  },
+  updateModel: {
+    method: 'PATCH', path: `${USER}/model/{model_id}`, group: 'models', access: 'write', tag: 'model',
+    summary: 'Change some fields of a model (attach datasets this way); a read-only model takes only {"read_only": false}',
+    params: ModelPathParams, body: ModelPatch, status: 200, response: Model, etag: true, ifMatch: true,
+  },
+  deleteModel: {
+    method: 'DELETE', path: `${USER}/model/{model_id}`, group: 'models', access: 'write', tag: 'model',
+    summary: 'Delete a model (not a read-only one); answers the deleted model', params: ModelPathParams, status: 200,
+    response: Model, ifMatch: true,
+  },
+  listActions: {
+    method: 'GET', path: '/api/v1/action', group: 'jobs', access: 'read', tag: 'jobs',
+    summary: 'The actions jobs run, with the kind of resource each applies to', query: PageQuery, status: 200, response: ActionInfo, list: true,
+  },
+  listQueues: {
+    method: 'GET', path: '/api/v1/queue', group: 'jobs', access: 'read', tag: 'jobs',
+    summary: 'The queues jobs go to', query: PageQuery, status: 200, response: QueueInfo, list: true,
+  },
+  submitJobs: {
+    method: 'POST', path: `${RESOURCE}/job`, group: 'jobs', access: 'write', tag: 'jobs',
+    summary: 'Run actions on a dataset or model: one job each, each after the one before; answers their ids in order',
+    params: ResourcePathParams, body: JobSubmit, status: 201, response: z.array(Id), idempotent: true,
+  },
+  listJobs: {
+    method: 'GET', path: `${RESOURCE}/job`, group: 'jobs', access: 'read', tag: 'jobs',
+    summary: "A dataset's or model's jobs, newest first; filter by status, action", params: ResourcePathParams, query: JobListQuery,
+    status: 200, response: Job, list: true,
+  },
+  getJob: {
+    method: 'GET', path: `${RESOURCE}/job/{job_id}`, group: 'jobs', access: 'read', tag: 'jobs',
+    summary: 'One job: its status and result', params: JobPathParams, status: 200, response: Job,
+  },
+  deleteJob: {
+    method: 'DELETE', path: `${RESOURCE}/job/{job_id}`, group: 'jobs', access: 'write', tag: 'jobs',
+    summary: 'Delete an ended job and its outputs (409 while it is live)', params: JobPathParams, status: 200, response: Job,
+  },
+  cancelJob: {
+    method: 'POST', path: `${RESOURCE}/job/{job_id}/cancel`, group: 'jobs', access: 'write', tag: 'jobs',
+    summary: 'Cancel: Canceling until its compute is confirmed stopped, then Canceled', params: JobPathParams, status: 200, response: Job,
+  },
+  getJobLogs: {
+    method: 'GET', path: `${RESOURCE}/job/{job_id}/logs`, group: 'jobs', access: 'read', tag: 'jobs',
+    summary: "The job's log lines, attempt by attempt", params: JobPathParams, query: JobLogsQuery, status: 200, response: JobLogs,
+  },
+  listJobFiles: {
+    method: 'GET', path: `${RESOURCE}/job/{job_id}/file`, group: 'jobs', access: 'read', tag: 'jobs',
+    summary: "The job's artifacts, each with a presigned download (15 minutes)", params: JobPathParams, query: PageQuery,
+    status: 200, response: JobFile, list: true,
+  },
+  downloadJob: {
+    method: 'GET', path: `${RESOURCE}/job/{job_id}/download`, group: 'jobs', access: 'read', tag: 'jobs',
+    summary: "TAO's download: a tar.gz whose top folder is the job id (a 302 to a presigned URL)", params: JobPathParams, status: 200, redirect: true,
+  },
+  getSpecSchema: {
+    method: 'GET', path: `${RESOURCE}/specs/{action}/schema`, group: 'jobs', access: 'read', tag: 'jobs',
+    summary: "An action's spec as JSON Schema; its top-level default is the complete default spec", params: SpecPathParams,
+    status: 200, response: z.record(z.string(), z.unknown()),
+  },
+  getSpec: {
+    method: 'GET', path: `${RESOURCE}/specs/{action}`, group: 'jobs', access: 'read', tag: 'jobs',
+    summary: 'The saved spec of an action (its defaults when none is saved)', params: SpecPathParams, status: 200, response: z.record(z.string(), z.unknown()),
+  },
+  saveSpec: {
+    method: 'POST', path: `${RESOURCE}/specs/{action}`, group: 'jobs', access: 'write', tag: 'jobs',
+    summary: 'Save the whole spec of an action (a 400 lists each bad field by path)', params: SpecPathParams, body: z.record(z.string(), z.unknown()),
+    status: 201, response: z.record(z.string(), z.unknown()),
+  },
+  updateSpec: {
+    method: 'PUT', path: `${RESOURCE}/specs/{action}`, group: 'jobs', access: 'write', tag: 'jobs',
+    summary: 'Deep-merge into the saved spec of an action', params: SpecPathParams, body: z.record(z.string(), z.unknown()),
+    status: 200, response: z.record(z.string(), z.unknown()),
   },
 } as const satisfies Record<string, RouteDef>;
 

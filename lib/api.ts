@@ -39,6 +39,8 @@ export const HANDLER_ACCESS = {
   datasets: { table: 'readwrite', cursorSecret: 'read' },
   files: { table: 'readwrite', cursorSecret: 'read', bucket: 'user-files' },
   samples: { table: 'readwrite', cursorSecret: 'read', bucket: 'user-data' },
+  jobs: { table: 'readwrite', cursorSecret: 'read', bucket: 'user-data' },
+  models: { table: 'readwrite', cursorSecret: 'read' },
 } as const satisfies Record<HandlerGroup, FunctionAccess>;
 
 /** The authorizer looks tokens up; it never writes. */

@@ -8,7 +8,49 @@ import { Worker } from 'node:worker_threads';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import type { HandlerGroup } from '../functions/routes';
 import { tableLayout } from '../functions/core/entities/table';
+import { LocalBatch } from './batch';
 import { type ApiHandler, type AuthorizerHandler, createApiServer } from './server';
+import { startLocalStepFunctions } from './stepfunctions';
+import { LOCAL_STATE_MACHINE_ARN } from './workflow-definition';
+
+const LOCAL_QUEUES = { cpu: 'arn:aws:batch:us-east-1:000000000000:job-queue/trainyard-cpu', gpu: 'arn:aws:batch:us-east-1:000000000000:job-queue/trainyard-gpu' };
+const LOCAL_JOB_DEFINITIONS = { cpu: 'arn:aws:batch:us-east-1:000000000000:job-definition/trainyard-cpu:1', gpu: 'arn:aws:batch:us-east-1:000000000000:job-definition/trainyard-gpu:1' };
+
+/** What a worker child process gets besides its job's own variables: the storage stand-in and its key. */
+function workerEnvironment(s3Port: number): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    NODE_OPTIONS: process.env.NODE_OPTIONS ?? '',
+    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    TRAINYARD_S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
+  };
+}
+
+/**
+ * Jobs an earlier run left live never stay so: their workers died with it (or were just reaped), and
+ * their workflows are gone. A job whose compute had started ends Error with that reason (Canceled if it
+ * was being canceled); one still waiting for its parent stays Pending.
+ */
+async function settleJobsLeftByAnEarlierRun(): Promise<void> {
+  const [{ query }, { liveJobs }, { transition, resultOf }] = await Promise.all([
+    import('../functions/core/dynamo'),
+    import('../functions/core/entities/job'),
+    import('../functions/core/job-engine'),
+  ]);
+  const live = await query(liveJobs());
+  for (const job of live.items as { id: string; status: string; executionStarted?: boolean }[]) {
+    if (job.status === 'Pending' && !job.executionStarted) continue;
+    const finishedOn = new Date().toISOString();
+    if (job.status === 'Canceling') {
+      await transition(job.id, ['Canceling'], 'Canceled', { result: resultOf(undefined, 'Canceled', 'canceled; the runtime stopped its compute'), finishedOn });
+    } else {
+      const reason = `the local runtime stopped while the job was ${job.status}; run it again`;
+      await transition(job.id, [job.status as never], 'Error', { statusReason: reason, result: resultOf(undefined, 'Error', reason), finishedOn });
+    }
+  }
+}
 
 /**
  * The embedded runtime behind `npm start` and the API tests: dynalite and s3rver on disk under the
@@ -25,6 +67,8 @@ export interface RuntimeOptions {
 
 export interface Runtime {
   url: string;
+  /** The local Batch stand-in (tests use its fault switch and process lookups). */
+  batchUrl: string;
   adminToken: string;
   /** Where the admin token is kept, or undefined when it came from the environment. */
   adminTokenFile?: string;
@@ -43,6 +87,8 @@ const handlerModules = {
   datasets: () => import('../functions/api/datasets'),
   files: () => import('../functions/api/files'),
   samples: () => import('../functions/api/samples'),
+  jobs: () => import('../functions/api/jobs'),
+  models: () => import('../functions/api/models'),
 } satisfies Record<HandlerGroup, () => Promise<{ handler: unknown }>>;
 
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
@@ -54,8 +100,32 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const s3 = await startStandIn('s3rver', { address: '127.0.0.1', port: 0, silent: true, directory: join(dataDir, 's3'), configureBuckets: [{ name: BUCKET }] });
   const s3Address = { port: s3.port };
 
+  // The jobs engine's stand-ins: Batch (worker child processes) and Step Functions (the workflow's own
+  // definition). Their handlers load on first use, after the configuration below is set.
+  const onJobEvent = async (event: unknown) => (await import('../functions/events/job-state')).handler(event as never);
+  const batch = new LocalBatch({
+    dataDir,
+    baseEnv: workerEnvironment(s3.port),
+    onStateChange: (detail) => onJobEvent({ 'detail-type': 'Batch Job State Change', source: 'aws.batch', detail }),
+  });
+  await batch.reapOrphans();
+  const batchUrl = await batch.listen();
+  const lazy = (load: () => Promise<{ handler: (event: never) => Promise<unknown> }>) => async (event: never) => (await load()).handler(event);
+  const stepFunctions = await startLocalStepFunctions({
+    prepare: lazy(() => import('../functions/workflow/prepare')),
+    finalize: lazy(() => import('../functions/workflow/finalize')),
+    fail: lazy(() => import('../functions/workflow/fail')),
+    batch,
+    onExecutionEnd: (name, status) => onJobEvent({ 'detail-type': 'Step Functions Execution Status Change', source: 'aws.states', detail: { name, status } }),
+  });
+
   // Handlers read their configuration once, at import: set it before importing any of them.
   Object.assign(process.env, {
+    TRAINYARD_STATE_MACHINE_ARN: LOCAL_STATE_MACHINE_ARN,
+    TRAINYARD_STEPFUNCTIONS_ENDPOINT: stepFunctions.url,
+    TRAINYARD_BATCH_ENDPOINT: batchUrl,
+    TRAINYARD_JOB_QUEUES: JSON.stringify(LOCAL_QUEUES),
+    TRAINYARD_JOB_DEFINITIONS: JSON.stringify(LOCAL_JOB_DEFINITIONS),
     TRAINYARD_TABLE: TABLE,
     TRAINYARD_BUCKET: BUCKET,
     AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
@@ -70,6 +140,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
   });
   await ensureTable(`http://127.0.0.1:${dynamoPort}`);
+  await settleJobsLeftByAnEarlierRun();
 
   const fromEnv = options.adminToken;
   const adminTokenFile = fromEnv ? undefined : join(dataDir, 'admin-token');
@@ -88,6 +159,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   return {
     url: `http://127.0.0.1:${port}`,
+    batchUrl,
     adminToken,
     adminTokenFile,
     dataDir,
@@ -97,6 +169,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       await api.drained();
       await purges.stop();
       await objectEvents.stop();
+      await stepFunctions.stop();
+      await batch.close();
       await Promise.all([dynamo.close(), s3.close()]);
     }),
   };

@@ -49,7 +49,12 @@ async function readAll(input: Parameters<typeof query>[0]): Promise<Record<strin
 }
 
 export async function createVersion(caller: Caller, ownerId: string, datasetId: string, input: VersionCreate): Promise<DatasetVersion> {
-  const dataset = await loadDataset(caller, ownerId, datasetId);
+  return toVersion(await freezeVersion(await loadDataset(caller, ownerId, datasetId), input));
+}
+
+/** Freeze a dataset's samples as they are now into a new version (also what a job's input is pinned to). */
+export async function freezeVersion(dataset: Pick<DatasetRecord, 'id' | 'ownerId'>, input: VersionCreate): Promise<VersionRecord> {
+  const datasetId = dataset.id;
   const [samples, labels, counter] = await Promise.all([
     readAll(samplesOfDataset(datasetId)) as Promise<unknown[]> as Promise<SampleRecord[]>,
     readAll(labelsOfDataset(datasetId)),
@@ -69,7 +74,7 @@ export async function createVersion(caller: Caller, ownerId: string, datasetId: 
   const record: VersionRecord = {
     id,
     datasetId,
-    ownerId,
+    ownerId: dataset.ownerId,
     name: input.name ?? `v${Number(counter.n)}`,
     description: input.description ?? '',
     sampleCount: samples.length,
@@ -83,7 +88,7 @@ export async function createVersion(caller: Caller, ownerId: string, datasetId: 
   // The manifest first: a version row never points at a manifest that is not there.
   await putObject(record.manifestKey, manifest, 'application/x-ndjson');
   await putItem(versionItem(record), { ConditionExpression: 'attribute_not_exists(pk)' });
-  return toVersion(record);
+  return record;
 }
 
 export async function listVersions(caller: Caller, ownerId: string, datasetId: string, request: { size: number; skip: number; cursor?: string }): Promise<Page<DatasetVersion>> {

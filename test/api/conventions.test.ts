@@ -19,11 +19,13 @@ type OpenApiDocument = {
 
 let user: TestUser;
 let datasetId: string;
+let jobId: string;
 let openapi: OpenApiDocument;
 
 beforeAll(async () => {
   user = await newUser({ label: 'conventions' });
   datasetId = (await user.api.post(`/api/v1/user/${user.id}/dataset`, { type: 'object_detection', format: 'coco' })).body.id;
+  jobId = (await user.api.post(`/api/v1/user/${user.id}/dataset/${datasetId}/job`, { actions: ['analyze'] })).body[0];
   const reply = await anonymous().get('/api/v1/openapi.json');
   expect(reply.status).toBe(200);
   openapi = reply.body;
@@ -31,10 +33,12 @@ beforeAll(async () => {
 
 /**
  * The route's path with the test user as `{user_id}` and fresh UUIDs elsewhere; reads also get the
- * test user's dataset as `{dataset_id}` (changes do not, so that a DELETE cannot take it away).
+ * test user's dataset as `{dataset_id}` (or `{kind}/{resource_id}`) and a job of it as `{job_id}`
+ * (changes do not, so that a DELETE cannot take them away).
  */
 function samplePath(route: RouteDef): string {
-  const known: Record<string, string> = route.method === 'GET' ? { user_id: user.id, dataset_id: datasetId } : { user_id: user.id };
+  const known: Record<string, string> =
+    route.method === 'GET' ? { user_id: user.id, dataset_id: datasetId, kind: 'dataset', resource_id: datasetId, job_id: jobId } : { user_id: user.id, kind: 'dataset' };
   return route.path.replace(/\{(\w+)\+?\}/g, (_, name: string) => known[name] ?? randomUUID());
 }
 

@@ -17,6 +17,8 @@ declare module 'vitest' {
     dataDir: string;
     /** The table stand-in's endpoint: checks that a purge left no rows read the table there. */
     tableEndpoint: string;
+    /** The local Batch stand-in: its fault switch (Spot reclaim) and worker process lookups. */
+    batchUrl: string;
   }
 }
 
@@ -30,6 +32,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('adminToken', runtime.adminToken);
   project.provide('dataDir', runtime.dataDir);
   project.provide('tableEndpoint', process.env.TRAINYARD_DYNAMODB_ENDPOINT!);
+  project.provide('batchUrl', runtime.batchUrl);
   return async () => {
     await runtime.stop();
     await rm(dataDir, { recursive: true, force: true });

@@ -93,8 +93,8 @@ describe('the authorizer', () => {
 describe('functions', () => {
   const functions = () => Object.entries(template.findResources('AWS::Lambda::Function')) as [string, Resource][];
 
-  it('one per handler group, plus the authorizer, the dataset purge and the dataset ingest', () => {
-    const events = [platform.purge.function, platform.ingest.function].map((fn) => logicalId(platform, fn));
+  it('one per handler group, plus the authorizer, the dataset purge, the dataset ingest and the jobs engine', () => {
+    const events = [platform.purge.function, platform.ingest.function, ...Object.values(platform.jobs.functions)].map((fn) => logicalId(platform, fn));
     expect(functions().map(([id]) => id).sort()).toEqual([...[...HANDLER_GROUPS, 'authorizer'].map((g) => functionId(g as HandlerGroup)), ...events].sort());
   });
 
@@ -147,8 +147,8 @@ describe('least privilege', () => {
     }
   });
 
-  it('only the data-plane functions (files, samples) may touch S3, no action is a wildcard, and no role carries a managed policy', () => {
-    const dataPlane: readonly string[] = ['files', 'samples'];
+  it('only the data-plane functions (files, samples, jobs) may touch S3, no action is a wildcard, and no role carries a managed policy', () => {
+    const dataPlane: readonly string[] = ['files', 'samples', 'jobs'];
     for (const group of [...HANDLER_GROUPS, 'authorizer'] as const) {
       expect(actionsOf(group).filter((a) => a.includes('*'))).toEqual([]);
       if (!dataPlane.includes(group)) expect(actionsOf(group).filter((a) => a.startsWith('s3:'))).toEqual([]);

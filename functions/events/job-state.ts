@@ -1,0 +1,16 @@
+import type { EventBridgeEvent } from 'aws-lambda';
+import { type BatchStateChange, recordBatchState, recordExecutionEnd } from '../core/job-engine';
+
+/**
+ * The compute's and the workflow's own word on a job (EventBridge: Batch "Job State Change" for
+ * Trainyard's queues, Step Functions "Execution Status Change" for the job workflow; locally the
+ * stand-ins send the same events): Running with its attempts, and Canceled once the compute stopped.
+ */
+type JobEvent =
+  | EventBridgeEvent<'Batch Job State Change', BatchStateChange>
+  | EventBridgeEvent<'Step Functions Execution Status Change', { name: string; status: string }>;
+
+export async function handler(event: JobEvent): Promise<void> {
+  if (event['detail-type'] === 'Batch Job State Change') await recordBatchState(event.detail as BatchStateChange);
+  else await recordExecutionEnd((event.detail as { name: string }).name, (event.detail as { status: string }).status);
+}
