@@ -1,3 +1,5 @@
+import { JOB_RETRY_STRATEGY } from './retry';
+
 /**
  * The job queues and what runs behind them, as plain data (no CDK): `lib/jobs/compute.ts` builds the AWS
  * Batch compute environments, queues and job definitions from it, the API can serve it as
@@ -118,10 +120,12 @@ export interface RetryRule {
   readonly onExitCode?: string;
 }
 
+/** The job definitions' retry strategy: the very rules every SubmitJob carries (retry.ts), in CDK's spelling. */
 export const jobRetryStrategy: { readonly attempts: number; readonly evaluateOnExit: readonly RetryRule[] } = {
-  attempts: 3,
-  evaluateOnExit: [
-    { action: 'RETRY', onStatusReason: 'Host EC2*' },
-    { action: 'EXIT', onReason: '*' },
-  ],
+  attempts: JOB_RETRY_STRATEGY.Attempts,
+  evaluateOnExit: JOB_RETRY_STRATEGY.EvaluateOnExit.map((rule) => ({
+    action: rule.Action,
+    ...('OnStatusReason' in rule ? { onStatusReason: rule.OnStatusReason } : {}),
+    ...('OnReason' in rule ? { onReason: rule.OnReason } : {}),
+  })),
 };

@@ -288,3 +288,11 @@ describe('least privilege', () => {
     }
   });
 });
+
+describe('the queues the API serves', () => {
+  it('are the queues the compute builds, each on the same kind of compute', async () => {
+    const { QUEUES } = await import('../../functions/core/actions/queues');
+    expect(QUEUES.map((q) => q.name).sort()).toEqual([...QUEUE_NAMES].sort());
+    for (const queue of QUEUES) expect(queueCatalogue.find((q) => q.name === queue.name)?.compute).toBe(queue.compute);
+  });
+});
