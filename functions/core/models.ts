@@ -2,7 +2,8 @@ import type { Caller } from './caller';
 import { type DatasetHold, datasetUsesOf, releaseDatasets, useDatasets } from './dataset-usage';
 import { datasetsOfModel, type ModelRecord } from './entities/model';
 import type { OwnedRecord } from './entities/owned';
-import { type ErrorDetail, Forbidden, Unprocessable } from './errors';
+import { isConditionalCheckFailure } from './dynamo';
+import { Conflict, type ErrorDetail, Forbidden, Unprocessable } from './errors';
 import type { Page } from './pagination';
 import { changeOwned, createOwned, deleteOwned, listOwned, loadOwned } from './resources';
 import type { Model, ModelCreate, ModelListQuery, ModelPatch, ModelReplace } from './schemas/model';
@@ -135,13 +136,13 @@ function checkConsistent(fields: ModelFields): void {
  * Check what `fields` newly names (datasets `current` did not use, versions it did not pin) and hold the
  * datasets it starts using until the model write is done (dataset-usage.ts).
  */
-async function holdDatasets(ownerId: string, modelId: string, revision: number, fields: ModelFields, current?: ModelFields): Promise<DatasetHold> {
+async function holdDatasets(ownerId: string, modelId: string, revision: number, fields: ModelFields, current?: ModelRecord): Promise<DatasetHold> {
   checkConsistent(fields);
   const before = current ? datasetsOfModel(current) : new Set<string>();
   const pinnedBefore = new Set(current ? datasetUsesOf(current).filter((u) => u.versionId).map((u) => `${u.datasetId}/${u.versionId}`) : []);
   const fresh = datasetUsesOf(fields).filter((u) => (u.versionId ? !pinnedBefore.has(`${u.datasetId}/${u.versionId}`) : !before.has(u.datasetId)));
   const added = [...datasetsOfModel(fields)].filter((id) => !before.has(id));
-  return useDatasets(ownerId, modelId, revision, fresh, added);
+  return useDatasets(ownerId, modelId, revision, fresh, added, current);
 }
 
 /**
@@ -157,6 +158,10 @@ export async function createModel(caller: Caller, ownerId: string, input: ModelC
       return { id, ownerId, ...fields, revision: 1, createdOn: now, lastModified: now };
     });
     return toModel(record);
+  } catch (error) {
+    // The fresh id's key was taken: a dataset DELETE fenced this creation out (dataset-usage.ts).
+    if (isConditionalCheckFailure(error)) throw new Conflict('a dataset the model names was being deleted meanwhile; retry');
+    throw error;
   } finally {
     await Promise.all(holds.map((h) => h.end()));
   }
@@ -233,6 +238,8 @@ async function changeModel(
         return fields;
       },
       {
+        // This attempt's hold: the model is written only if no dataset DELETE fenced it since it was read.
+        condition: () => holds.at(-1)?.condition,
         after: async (before, after) => {
           const still = datasetsOfModel(after);
           await releaseDatasets(id, after.revision, [...datasetsOfModel(before)].filter((d) => !still.has(d)));

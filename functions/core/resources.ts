@@ -23,9 +23,9 @@ export interface WriteCondition extends Expression {
 }
 
 /** The record as stored, if the caller may reach it; anything else (other namespace, missing) is "not found". */
-export async function loadOwned<R extends OwnedRecord>(kind: OwnedKind, caller: Caller, ownerId: string, id: string): Promise<R> {
+export async function loadOwned<R extends OwnedRecord>(kind: OwnedKind, caller: Caller, ownerId: string, id: string, consistent = false): Promise<R> {
   requireNamespace(caller, ownerId);
-  const record = (await getItem(ownedKey(kind, id))) as R | undefined;
+  const record = (await getItem(ownedKey(kind, id), consistent)) as R | undefined;
   if (!record || record.ownerId !== ownerId) throw new NotFound(kind);
   return record;
 }
@@ -107,6 +107,11 @@ export async function listOwned<R extends OwnedRecord>(
 export type ChangedFields<R extends OwnedRecord> = Partial<Omit<R, keyof OwnedRecord>> & Pick<R, 'name'>;
 
 export interface ChangeHooks<R extends OwnedRecord> {
+  /**
+   * A condition the write must also meet, asked after `change` computed the fields from `current`. When
+   * only it fails (the revision still matches), the change is computed again, even with If-Match.
+   */
+  condition?: (current: R) => WriteCondition | undefined;
   /** After the write succeeded: `before` is the record the change was computed from. */
   after?: (before: R, after: R) => Promise<void>;
 }
@@ -126,9 +131,11 @@ export async function changeOwned<R extends OwnedRecord>(
   hooks: ChangeHooks<R> = {},
 ): Promise<R> {
   for (let attempt = 0; attempt < MAX_CONCURRENT_RETRIES; attempt++) {
-    const current = await loadOwned<R>(kind, caller, ownerId, id);
+    // Strongly consistent: the change is computed from, and conditioned on, the record as it is.
+    const current = await loadOwned<R>(kind, caller, ownerId, id, true);
     checkIfMatch(ifMatch, current.revision);
     const fields = await change(current);
+    const extra = hooks.condition?.(current);
     let updated: R;
     try {
       const next = { ...current, ...fields, revision: current.revision + 1, lastModified: new Date().toISOString() } as R;
@@ -143,14 +150,17 @@ export async function changeOwned<R extends OwnedRecord>(
       const values = Object.fromEntries(Object.entries(changes).map(([k, v]) => [`:${k}`, v]));
       updated = (await updateItem(ownedKey(kind, id), {
         UpdateExpression: `SET ${Object.keys(changes).map((k) => `#${k} = :${k}`).join(', ')}`,
-        ConditionExpression: 'attribute_exists(pk) AND #revision = :expected',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: { ...values, ':expected': current.revision },
+        ConditionExpression: `attribute_exists(pk) AND #revision = :expected${extra ? ` AND (${extra.expression})` : ''}`,
+        ExpressionAttributeNames: { ...names, ...extra?.ExpressionAttributeNames },
+        ExpressionAttributeValues: { ...values, ':expected': current.revision, ...extra?.ExpressionAttributeValues },
       })) as unknown as R;
     } catch (error) {
       if (!isConditionalCheckFailure(error)) throw error;
-      // The revision moved under us: with If-Match that is the client's precondition failing.
-      if (ifMatch !== undefined) throw new PreconditionFailed();
+      // The revision moved under us: with If-Match that is the client's precondition failing. (Only the
+      // hook's condition failing is no news to the client: compute the change again.)
+      if (ifMatch !== undefined && (extra === undefined || (await getItem(ownedKey(kind, id), true))?.revision !== current.revision)) {
+        throw new PreconditionFailed();
+      }
       continue;
     }
     await hooks.after?.(current, updated);
@@ -182,7 +192,7 @@ export async function deleteOwned<R extends OwnedRecord>(
   ifMatch: string | undefined,
   hooks: DeleteHooks<R> = {},
 ): Promise<R> {
-  const current = await loadOwned<R>(kind, caller, ownerId, id);
+  const current = await loadOwned<R>(kind, caller, ownerId, id, true);
   checkIfMatch(ifMatch, current.revision);
   let release: (() => Promise<void>) | undefined;
   try {

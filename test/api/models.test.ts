@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   type Api,
   ERROR_KEYS,
@@ -498,29 +499,86 @@ describe('a dataset a model uses', () => {
   });
 
   it('racing deletes and attaches never leave a model naming a deleted dataset', async () => {
-    // Prepare
-    const model = await createModel(owner, { network_arch: 'dino' });
+    // Prepare: one model per dataset, so that nothing but its own PATCH changes what it names (with one
+    // shared model, a later PATCH could take a dataset out before its DELETE ran, and that DELETE rightly succeeds).
     const datasets = await datasetIds(owner, 12);
+    const models = await mapLimit(datasets, 4, () => createModel(owner, { network_arch: 'dino' }));
 
-    // Act: for each dataset, attach it (alone) to the model while deleting it, the DELETE a little later each time.
+    // Act: for each dataset, attach it to its model while deleting it, the DELETE a little later each time.
     const outcomes = await mapLimit(datasets, 4, async (id, i) => {
       const [attach, remove] = await Promise.all([
-        owner.api.patch(modelPath(owner.id, model.id), { eval_dataset: id }),
+        owner.api.patch(modelPath(owner.id, models[i]!.id as string), { eval_dataset: id }),
         new Promise((resolve) => setTimeout(resolve, (i % 6) * 10)).then(() => owner.api.delete(datasetPath(owner.id, id))),
       ]);
-      return { id, attach: attach.status, remove: remove.status };
+      return { id, model: models[i]!.id as string, attach: attach.status, remove: remove.status };
     });
 
     // Assess
-    const final = (await owner.api.get(modelPath(owner.id, model.id))).body;
-    for (const { id, attach, remove } of outcomes) {
+    for (const { id, model, attach, remove } of outcomes) {
       expect([200, 409, 422]).toContain(attach);
       expect([200, 409]).toContain(remove);
       const exists = (await owner.api.get(datasetPath(owner.id, id))).status === 200;
       expect(exists).toBe(remove !== 200);
       if (attach === 200) expect(remove, `dataset ${id} was deleted while attached`).not.toBe(200);
+      const named = (await owner.api.get(modelPath(owner.id, model))).body.eval_dataset;
+      if (named) expect((await owner.api.get(datasetPath(owner.id, named as string))).status).toBe(200);
     }
-    if (final.eval_dataset) expect((await owner.api.get(datasetPath(owner.id, final.eval_dataset))).status).toBe(200);
+  });
+
+  it('racing deletes and creations never leave a model naming a deleted dataset', async () => {
+    // Prepare
+    const datasets = await datasetIds(owner, 12);
+
+    // Act: create a model naming each dataset while deleting it, the DELETE a little later each time.
+    const outcomes = await mapLimit(datasets, 4, async (id, i) => {
+      const [create, remove] = await Promise.all([
+        owner.api.post(modelsPath(owner.id), { network_arch: 'dino', eval_dataset: id }),
+        new Promise((resolve) => setTimeout(resolve, (i % 6) * 10)).then(() => owner.api.delete(datasetPath(owner.id, id))),
+      ]);
+      return { id, create, remove: remove.status };
+    });
+
+    // Assess
+    for (const { id, create, remove } of outcomes) {
+      expect([201, 409, 422]).toContain(create.status);
+      expect([200, 409]).toContain(remove);
+      if (create.status === 201) {
+        expect(remove, `dataset ${id} was deleted while a model named it`).not.toBe(200);
+        expect((await owner.api.get(modelPath(owner.id, create.body.id as string))).body.eval_dataset).toBe(id);
+      }
+    }
+  });
+
+  it('a model being created with the dataset (its write still in flight) keeps the DELETE off: 409', async () => {
+    // Prepare: what a POST leaves between marking the reference and writing the model: a live pending mark
+    // on a reference to a model that does not exist yet.
+    const [id] = (await datasetIds(owner, 1)) as [string];
+    const modelId = randomUUID();
+    const table = new DynamoDBClient({ endpoint: inject('tableEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const mark = `${Date.now() + 30_000}:0123456789abcdef`;
+    await table.send(
+      new PutItemCommand({
+        TableName: 'trainyard',
+        Item: {
+          pk: { S: `dataset#${id}#model` },
+          sk: { S: modelId },
+          entity: { S: 'modelref' },
+          datasetId: { S: id },
+          modelId: { S: modelId },
+          revision: { N: '1' },
+          pending: { SS: [mark] },
+        },
+      }),
+    );
+    table.destroy();
+
+    // Act
+    const refused = await owner.api.delete(datasetPath(owner.id, id));
+
+    // Assess: it waited for the write, then gave up rather than delete under it.
+    expectFlatError(refused, 409);
+    expect(refused.body.details).toEqual([{ path: ['model', modelId], message: expect.stringContaining('is being changed to use this dataset'), code: 'dataset_in_use' }]);
+    expect((await owner.api.get(datasetPath(owner.id, id))).status).toBe(200);
   });
 });
 
