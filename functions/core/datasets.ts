@@ -4,6 +4,7 @@ import type { DatasetRecord } from './entities/dataset';
 import { purgeItem } from './entities/purge';
 import { annotationImportStatus } from './import-status';
 import type { Page } from './pagination';
+import { cancelLiveJobs } from './jobs';
 import { changeOwned, createOwned, deleteOwned, listOwned, loadOwned } from './resources';
 import type { Dataset, DatasetCreate, DatasetListQuery, DatasetPatch, DatasetReplace } from './schemas/dataset';
 
@@ -142,7 +143,12 @@ async function changeDataset(
  */
 export async function deleteDataset(caller: Caller, ownerId: string, id: string, ifMatch?: string): Promise<Dataset> {
   const deleted = await deleteOwned<DatasetRecord>('dataset', caller, ownerId, id, ifMatch, {
-    prepare: claimUnusedForDelete,
+    // Once no model holds it, its live jobs are canceled first (their compute stops), then it goes.
+    prepare: async (current) => {
+      const prepared = await claimUnusedForDelete(current);
+      await cancelLiveJobs('dataset', current.id, `its dataset ${current.id} was deleted`);
+      return prepared;
+    },
     writes: (current) => [{ put: purgeItem({ datasetId: id, ownerId, prefix: datasetPrefix(current), requestedOn: new Date().toISOString() }) }],
   });
   return withAnnotationStatus(toDataset(deleted));

@@ -3,7 +3,7 @@ import { QUEUES } from './actions/queues';
 import type { Caller } from './caller';
 import { requireNamespace } from './caller';
 import { loadDataset } from './datasets';
-import { deleteItem, getItem, isConditionalCheckFailure, putItem, writeTogether } from './dynamo';
+import { deleteItem, getItem, isConditionalCheckFailure, putItem, query, writeTogether } from './dynamo';
 import { jobItem, jobKey, type JobRecord, jobsOfResource, specKey, TERMINAL } from './entities/job';
 import { versionKey } from './entities/version';
 import { BadRequest, Conflict, NotFound, Unprocessable } from './errors';
@@ -146,20 +146,39 @@ export async function listJobs(caller: Caller, ownerId: string, kind: JobKind, r
 export async function cancelJob(caller: Caller, ownerId: string, kind: JobKind, resourceId: string, jobId: string): Promise<Job> {
   const job = await loadJob(caller, ownerId, kind, resourceId, jobId);
   if (TERMINAL.includes(job.status)) throw new Conflict(`the job already ended ${job.status}`);
-  if (job.status === 'Canceling') return toJob(job);
+  return toJob(await cancelJobRecord(job, `canceled by ${caller.userId}`));
+}
+
+async function cancelJobRecord(job: JobRecord, reason: string): Promise<JobRecord> {
+  const jobId = job.id;
+  if (job.status === 'Canceling' || TERMINAL.includes(job.status)) return job;
   if (job.status === 'Pending' && !job.executionStarted) {
     const canceled = await transition(jobId, ['Pending'], 'Canceled', { result: resultOf(undefined, 'Canceled', 'canceled before it started'), finishedOn: new Date().toISOString() });
     if (canceled) {
       await failChildren(jobId, 'was canceled');
-      return toJob(canceled);
+      return canceled;
     }
   }
   const canceling = await transition(jobId, ['Pending', 'Running', 'Pausing', 'Paused', 'Resuming'], 'Canceling');
-  if (!canceling) return toJob((await loadJobRecord(jobId))!);
-  const reason = `canceled by ${caller.userId}`;
+  if (!canceling) return (await loadJobRecord(jobId))!;
   if (canceling.batchJobId) await terminateBatchJob(canceling.batchJobId, reason);
   await stopExecution(jobId, reason);
-  return toJob(canceling);
+  return canceling;
+}
+
+/** Cancel every live job of a dataset or model (what deleting it does first). */
+export async function cancelLiveJobs(kind: JobKind, resourceId: string, reason: string): Promise<number> {
+  let canceled = 0;
+  for (let start: Record<string, unknown> | undefined, first = true; first || start; first = false) {
+    const page = await query({ ...jobsOfResource(kind, resourceId), ExclusiveStartKey: start });
+    for (const job of page.items as unknown as JobRecord[]) {
+      if (TERMINAL.includes(job.status)) continue;
+      await cancelJobRecord(job, reason);
+      canceled++;
+    }
+    start = page.lastKey;
+  }
+  return canceled;
 }
 
 /** Delete an ended job with its outputs; a live one is a 409 (cancel it first). */

@@ -5,6 +5,7 @@ import type { OwnedRecord } from './entities/owned';
 import { isConditionalCheckFailure } from './dynamo';
 import { Conflict, type ErrorDetail, Forbidden, Unprocessable } from './errors';
 import type { Page } from './pagination';
+import { cancelLiveJobs } from './jobs';
 import { changeOwned, createOwned, deleteOwned, listOwned, loadOwned } from './resources';
 import type { Model, ModelCreate, ModelListQuery, ModelPatch, ModelReplace } from './schemas/model';
 
@@ -253,13 +254,14 @@ async function changeModel(
 }
 
 /**
- * Delete a model and answer it as it was; a read-only one answers 403. Its datasets' references go after
- * it. (Cancelling its live jobs first comes with the jobs engine.)
+ * Delete a model and answer it as it was; a read-only one answers 403. Its live jobs are canceled first;
+ * its datasets' references go after it.
  */
 export async function deleteModel(caller: Caller, ownerId: string, id: string, ifMatch?: string): Promise<Model> {
   const deleted = await deleteOwned<ModelRecord>('model', caller, ownerId, id, ifMatch, {
     prepare: async (current) => {
       if (current.readOnly) throw readOnly();
+      await cancelLiveJobs('model', current.id, `its model ${current.id} was deleted`);
     },
     after: (model) => releaseDatasets(id, undefined, [...datasetsOfModel(model)]),
   });

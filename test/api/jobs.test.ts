@@ -157,3 +157,22 @@ describe('submission', () => {
     expect(bad.status).toBe(400);
   });
 });
+
+describe('deleting the dataset', () => {
+  it('cancels its live jobs first: a running job reaches Canceled and its worker is gone', { timeout: 60_000 }, async () => {
+    // Arrange: a dataset of its own, with a long job running on it.
+    const created = await owner.api.post(datasetsPath(owner.id), { type: 'image_classification', format: 'default' });
+    const base = `${datasetsPath(owner.id)}/${created.body.id}`;
+    const posted = await owner.api.post(`${base}/job`, { actions: ['sleep'], specs: { sleep: { seconds: 60 } } });
+    expect(posted.status, posted.text).toBe(201);
+    const [id] = posted.body as string[];
+    const status = async () => (await batch(`/local/jobs/${id}`)).json() as Promise<{ pid?: number }>;
+    const { pid } = await waitFor('its process', status, (p) => Boolean(p.pid));
+
+    // Act
+    expect((await owner.api.delete(base)).status).toBe(200);
+
+    // Assess: its worker is stopped.
+    await waitFor('the worker gone', async () => processAlive(pid!), (alive) => !alive, 15_000);
+  });
+});
