@@ -5,6 +5,7 @@ import type { OwnedRecord } from './entities/owned';
 import { isConditionalCheckFailure } from './dynamo';
 import { Conflict, type ErrorDetail, Forbidden, Unprocessable } from './errors';
 import type { Page } from './pagination';
+import { removeEndedJobsOf } from './job-cleanup';
 import { cancelLiveJobs } from './jobs';
 import { changeOwned, createOwned, deleteOwned, listOwned, loadOwned } from './resources';
 import type { Model, ModelCreate, ModelListQuery, ModelPatch, ModelReplace } from './schemas/model';
@@ -263,7 +264,10 @@ export async function deleteModel(caller: Caller, ownerId: string, id: string, i
       if (current.readOnly) throw readOnly();
       await cancelLiveJobs('model', current.id, `its model ${current.id} was deleted`);
     },
-    after: (model) => releaseDatasets(id, undefined, [...datasetsOfModel(model)]),
+    after: async (model) => {
+      await releaseDatasets(id, undefined, [...datasetsOfModel(model)]);
+      await removeEndedJobsOf('model', id); // those still stopping go when they end
+    },
   });
   return toModel(deleted);
 }

@@ -7,6 +7,7 @@ import { versionCounterKey, versionsOfDataset } from './entities/version';
 import type { PurgeRecord } from './entities/purge';
 import { purgeKey } from './entities/purge';
 import { type UploadRecord, uploadKey, uploadsByDataset } from './entities/upload';
+import { removeEndedJobsOf } from './job-cleanup';
 import { abortMultipartUpload, deleteObject, listObjects } from './s3';
 
 const IN_FLIGHT = 16;
@@ -31,7 +32,7 @@ async function deleteRows(input: QueryInput): Promise<number> {
  * step only removes what is still there.
  */
 export async function purgeDataset(purge: PurgeRecord): Promise<{ objects: number; uploads: number; rows: number }> {
-  let rows = 0;
+  let rows = await removeEndedJobsOf('dataset', purge.datasetId);
   for (const partition of [samplesOfDataset, labelsOfDataset, versionsOfDataset, annotationImportsOfDataset, modelRefsOfDataset]) rows += await deleteRows(partition(purge.datasetId));
   await deleteItem(sampleCounterKey(purge.datasetId));
   await deleteItem(versionCounterKey(purge.datasetId));

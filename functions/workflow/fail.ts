@@ -1,3 +1,4 @@
+import { removeIfOrphaned } from '../core/job-cleanup';
 import { failJob } from '../core/job-engine';
 import { packJobOutputs } from '../core/job-archive';
 
@@ -5,4 +6,5 @@ import { packJobOutputs } from '../core/job-archive';
 export async function handler(event: { job_id: string; error?: { Error?: string; Cause?: string } }): Promise<void> {
   await packJobOutputs(event.job_id).catch(() => undefined); // best effort: the state matters more than the archive
   await failJob(event.job_id, event.error);
+  await removeIfOrphaned(event.job_id);
 }

@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { png } from './dataset-files';
 import { apiUrl, datasetsPath, fetchBytes, type Json, mapLimit, newUser, type TestUser } from './helpers';
@@ -159,7 +162,7 @@ describe('submission', () => {
 });
 
 describe('deleting the dataset', () => {
-  it('cancels its live jobs first: a running job reaches Canceled and its worker is gone', { timeout: 60_000 }, async () => {
+  it('cancels its live jobs first, and the jobs and their outputs go with it', { timeout: 60_000 }, async () => {
     // Arrange: a dataset of its own, with a long job running on it.
     const created = await owner.api.post(datasetsPath(owner.id), { type: 'image_classification', format: 'default' });
     const base = `${datasetsPath(owner.id)}/${created.body.id}`;
@@ -172,7 +175,12 @@ describe('deleting the dataset', () => {
     // Act
     expect((await owner.api.delete(base)).status).toBe(200);
 
-    // Assess: its worker is stopped.
+    // Assess: its worker is stopped, and the job and its outputs go with the dataset.
     await waitFor('the worker gone', async () => processAlive(pid!), (alive) => !alive, 15_000);
+    const table = new DynamoDBClient({ endpoint: inject('tableEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const jobRow = async () => (await table.send(new GetItemCommand({ TableName: 'trainyard', Key: { pk: { S: `job#${id}` }, sk: { S: 'job' } }, ConsistentRead: true }))).Item;
+    await waitFor('the job record gone', jobRow, (row) => row === undefined, 15_000);
+    table.destroy();
+    expect(existsSync(join(inject('dataDir'), 's3', 'trainyard-local', 'jobs', id!))).toBe(false);
   });
 });
