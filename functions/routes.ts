@@ -365,6 +365,15 @@ export const routes = {
     method: 'POST', path: `${RESOURCE}/job/{job_id}/cancel`, group: 'jobs', access: 'write', tag: 'jobs',
     summary: 'Cancel: Canceling until its compute is confirmed stopped, then Canceled', params: JobPathParams, status: 200, response: Job,
   },
+  pauseJob: {
+    method: 'POST', path: `${RESOURCE}/job/{job_id}/pause`, group: 'jobs', access: 'write', tag: 'jobs',
+    summary: 'Pause a Running train-like job at its next checkpoint (Pausing, then Paused)', params: JobPathParams, status: 200, response: Job,
+  },
+  resumeJob: {
+    method: 'POST', path: `${RESOURCE}/job/{job_id}/resume`, group: 'jobs', access: 'write', tag: 'jobs',
+    summary: 'Continue a Paused, Canceled or Error train-like job from its newest checkpoint (same id); 409 without one',
+    params: JobPathParams, status: 200, response: Job,
+  },
   getJobLogs: {
     method: 'GET', path: `${RESOURCE}/job/{job_id}/logs`, group: 'jobs', access: 'read', tag: 'jobs',
     summary: "The job's log lines, attempt by attempt", params: JobPathParams, query: JobLogsQuery, status: 200, response: JobLogs,

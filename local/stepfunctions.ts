@@ -75,7 +75,7 @@ export async function startLocalStepFunctions(options: {
           const execution = executions.get(name);
           if (!execution) return reply(400, { __type: 'ExecutionDoesNotExist', message: body.executionArn });
           // As in AWS, stopping a .sync Batch task terminates its Batch job.
-          options.batch.terminateByName(name, body.cause ?? 'execution stopped');
+          options.batch.terminateByName(name.replace(/-r\d+$/, ''), body.cause ?? 'execution stopped');
           execution.abort();
           return reply(200, { stopDate: Date.now() / 1000 });
         }

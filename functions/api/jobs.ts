@@ -1,4 +1,4 @@
-import { cancelJob, deleteJob, getJob, getSpec, jobDownload, jobFiles, jobLogs, listActions, listJobs, listQueues, saveSpec, specSchema, submitJobs } from '../core/jobs';
+import { cancelJob, deleteJob, getJob, getSpec, jobDownload, jobFiles, jobLogs, listActions, listJobs, listQueues, pauseJob, resumeJob, saveSpec, specSchema, submitJobs } from '../core/jobs';
 import { httpHandler } from './http';
 
 /** Jobs (TAO): actions, queues, specs per resource and action, and the jobs themselves. */
@@ -10,6 +10,8 @@ export const handler = httpHandler('jobs', {
   getJob: ({ caller, params }) => getJob(caller, params.user_id, params.kind, params.resource_id, params.job_id),
   deleteJob: ({ caller, params }) => deleteJob(caller, params.user_id, params.kind, params.resource_id, params.job_id),
   cancelJob: ({ caller, params }) => cancelJob(caller, params.user_id, params.kind, params.resource_id, params.job_id),
+  pauseJob: ({ caller, params }) => pauseJob(caller, params.user_id, params.kind, params.resource_id, params.job_id),
+  resumeJob: ({ caller, params }) => resumeJob(caller, params.user_id, params.kind, params.resource_id, params.job_id),
   getJobLogs: ({ caller, params, query }) => jobLogs(caller, params.user_id, params.kind, params.resource_id, params.job_id, query),
   listJobFiles: ({ caller, params, query }) => jobFiles(caller, params.user_id, params.kind, params.resource_id, params.job_id, query),
   downloadJob: ({ caller, params }) => jobDownload(caller, params.user_id, params.kind, params.resource_id, params.job_id),

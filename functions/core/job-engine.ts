@@ -4,7 +4,7 @@ import { config } from './config';
 import { getItem, isConditionalCheckFailure, putItem, query } from './dynamo';
 import type { DatasetRecord } from './entities/dataset';
 import { datasetKey } from './entities/dataset';
-import { jobIndexKeys, jobKey, type JobRecord, type JobResult, type JobStatus, TERMINAL } from './entities/job';
+import { executionNameOf, jobIdOfExecution, jobIndexKeys, jobKey, type JobRecord, type JobResult, type JobStatus, TERMINAL } from './entities/job';
 import { type VersionRecord, versionItem, versionKey } from './entities/version';
 import { startExecution } from './orchestration';
 import { getObjectStream, headObject, putObject } from './s3';
@@ -71,7 +71,7 @@ export class NotRunnable extends Error {
 export async function prepareJob(jobId: string): Promise<Prepared> {
   const job = await loadJobRecord(jobId);
   if (!job) throw new NotRunnable(`job ${jobId} does not exist`);
-  if (job.status !== 'Pending') throw new NotRunnable(`job ${jobId} is ${job.status}, not Pending`);
+  if (job.status !== 'Pending' && job.status !== 'Resuming') throw new NotRunnable(`job ${jobId} is ${job.status}, not Pending or Resuming`);
   const def = actionDef(job.action) as ActionDef;
   const { jobQueues, jobDefinitions, bucketName } = config();
   if (!jobQueues || !jobDefinitions) throw new Error('TRAINYARD_JOB_QUEUES and TRAINYARD_JOB_DEFINITIONS must be set where jobs are prepared');
@@ -236,8 +236,12 @@ export async function failJob(jobId: string, error?: { Error?: string; Cause?: s
     finishedOn,
     cost: costOf(job, finishedOn),
   });
+  // A job asked to pause that stopped at its checkpoint (the worker's exit 3) is Paused, to be resumed.
+  const paused = !canceled && worker?.status === 'Paused' ? await transition(jobId, ['Pausing', 'Running'], 'Paused', { result: resultOf(worker, 'Paused', worker.message ?? 'paused') }) : undefined;
+  if (paused) return;
   if (!canceled) {
-    await transition(jobId, ['Pending', 'Running', 'Pausing', 'Paused', 'Resuming'], 'Error', {
+    // (A Paused job has no compute: nothing of an earlier run can fail it.)
+    await transition(jobId, ['Pending', 'Running', 'Pausing', 'Resuming'], 'Error', {
       result: resultOf(worker, 'Error', reason),
       statusReason: reason,
       finishedOn,
@@ -312,9 +316,11 @@ export async function recordBatchState(change: BatchStateChange): Promise<void> 
 }
 
 /** The workflow's execution ended without its Fail step (stopped): a job being canceled with no compute left is Canceled. */
-export async function recordExecutionEnd(jobId: string, status: string): Promise<void> {
-  const job = await loadJobRecord(jobId);
-  if (!job || TERMINAL.includes(job.status)) return;
+export async function recordExecutionEnd(executionName: string, status: string): Promise<void> {
+  const job = await loadJobRecord(jobIdOfExecution(executionName));
+  // Ended already, Paused by its Fail step, or an earlier run's end: nothing to do.
+  if (!job || TERMINAL.includes(job.status) || job.status === 'Paused' || executionNameOf(job) !== executionName) return;
+  const jobId = job.id;
   if (status === 'ABORTED' && job.status === 'Canceling' && !job.batchJobId) {
     await transition(jobId, ['Canceling'], 'Canceled', { result: resultOf(undefined, 'Canceled', 'canceled before its compute started'), finishedOn: new Date().toISOString() });
     await failChildren(jobId, 'canceled');

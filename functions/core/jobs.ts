@@ -4,14 +4,14 @@ import type { Caller } from './caller';
 import { requireNamespace } from './caller';
 import { loadDataset } from './datasets';
 import { deleteItem, getItem, isConditionalCheckFailure, putItem, query, writeTogether } from './dynamo';
-import { jobItem, jobKey, type JobRecord, jobsOfResource, specKey, TERMINAL } from './entities/job';
+import { executionNameOf, jobItem, jobKey, type JobRecord, jobsOfResource, specKey, TERMINAL } from './entities/job';
 import { versionKey } from './entities/version';
 import { BadRequest, Conflict, NotFound, Unprocessable } from './errors';
-import { childLinkItem, failChildren, jobOutputPrefix, loadJobRecord, resultOf, transition } from './job-engine';
+import { childLinkItem, failChildren, jobOutputPrefix, loadJobRecord, readJson, resultOf, transition } from './job-engine';
 import { loadModel } from './models';
 import { startExecution, stopExecution, terminateBatchJob } from './orchestration';
 import { type Page, readPage } from './pagination';
-import { deleteObject, getObjectStream, headObject, listObjects, PRESIGN_SECONDS, presignGet } from './s3';
+import { deleteObject, getObjectStream, headObject, listObjects, PRESIGN_SECONDS, presignGet, putObject } from './s3';
 import type { Job, JobListQuery, JobSubmit } from './schemas/job';
 import { newId } from './tokens';
 
@@ -116,8 +116,14 @@ async function loadJob(caller: Caller, ownerId: string, kind: JobKind, resourceI
   return job;
 }
 
+/** One job; while it runs, its result is the worker's latest progress (status.json), read live. */
 export async function getJob(caller: Caller, ownerId: string, kind: JobKind, resourceId: string, jobId: string): Promise<Job> {
-  return toJob(await loadJob(caller, ownerId, kind, resourceId, jobId));
+  const job = await loadJob(caller, ownerId, kind, resourceId, jobId);
+  if (['Running', 'Pausing'].includes(job.status)) {
+    const worker = await readJson<Parameters<typeof resultOf>[0]>(`${jobOutputPrefix(jobId)}status.json`);
+    if (worker?.status === 'Running') return toJob({ ...job, result: resultOf(worker, job.status, worker.message ?? job.status) });
+  }
+  return toJob(job);
 }
 
 export async function listJobs(caller: Caller, ownerId: string, kind: JobKind, resourceId: string, query: JobListQuery): Promise<Page<Job>> {
@@ -162,7 +168,7 @@ async function cancelJobRecord(job: JobRecord, reason: string): Promise<JobRecor
   const canceling = await transition(jobId, ['Pending', 'Running', 'Pausing', 'Paused', 'Resuming'], 'Canceling');
   if (!canceling) return (await loadJobRecord(jobId))!;
   if (canceling.batchJobId) await terminateBatchJob(canceling.batchJobId, reason);
-  await stopExecution(jobId, reason);
+  await stopExecution(executionNameOf(canceling), reason);
   return canceling;
 }
 
@@ -179,6 +185,38 @@ export async function cancelLiveJobs(kind: JobKind, resourceId: string, reason: 
     start = page.lastKey;
   }
   return canceled;
+}
+
+/** Actions that keep checkpoints, so a run can pause and resume (TAO's train-like; `sleep` for tests). */
+const RESUMABLE = ['train', 'retrain', 'sleep'];
+
+/** Pause: the worker stops at its next checkpoint (Pausing, then Paused once it has). */
+export async function pauseJob(caller: Caller, ownerId: string, kind: JobKind, resourceId: string, jobId: string): Promise<Job> {
+  const job = await loadJob(caller, ownerId, kind, resourceId, jobId);
+  if (!RESUMABLE.includes(job.action)) throw new Conflict(`${job.action} jobs keep no checkpoints: they cannot pause`);
+  if (job.status !== 'Running') throw new Conflict(`only a Running job can pause; this one is ${job.status}`);
+  await putObject(`${jobOutputPrefix(jobId)}control.json`, Buffer.from(JSON.stringify({ pause: true })), 'application/json');
+  const pausing = await transition(jobId, ['Running'], 'Pausing');
+  if (!pausing) throw new Conflict('the job changed state meanwhile; look again');
+  return toJob(pausing);
+}
+
+/**
+ * Resume: the same job id continues from its newest checkpoint, in a new run of the workflow. For
+ * train-like jobs that are Paused, Canceled or Error and have a checkpoint; 409 otherwise.
+ */
+export async function resumeJob(caller: Caller, ownerId: string, kind: JobKind, resourceId: string, jobId: string): Promise<Job> {
+  const job = await loadJob(caller, ownerId, kind, resourceId, jobId);
+  if (!RESUMABLE.includes(job.action)) throw new Conflict(`${job.action} jobs keep no checkpoints: they cannot resume`);
+  if (!['Paused', 'Canceled', 'Error'].includes(job.status)) throw new Conflict(`only a Paused, Canceled or Error job can resume; this one is ${job.status}`);
+  const { objects } = await listObjects(`${jobOutputPrefix(jobId)}checkpoints/`, 1);
+  if (objects.length === 0) throw new Conflict('the job has no checkpoint to resume from');
+  await deleteObject(`${jobOutputPrefix(jobId)}control.json`);
+  const resumes = (job.resumes ?? 0) + 1;
+  const resuming = await transition(jobId, [job.status], 'Resuming', { resumes, statusReason: undefined, finishedOn: undefined, batchJobId: undefined });
+  if (!resuming) throw new Conflict('the job changed state meanwhile; look again');
+  await startExecution(jobId, executionNameOf(resuming));
+  return toJob(resuming);
 }
 
 /** Delete an ended job with its outputs; a live one is a 409 (cancel it first). */

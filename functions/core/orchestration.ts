@@ -45,19 +45,19 @@ export function executionArnOf(jobId: string): string {
   return `${stateMachineArn().replace(':stateMachine:', ':execution:')}:${jobId}`;
 }
 
-/** Start a job's execution; starting it again (a retry, a race) is not an error. */
-export async function startExecution(jobId: string): Promise<void> {
+/** Start a job's execution (named after it, or after its resume); starting it again (a retry, a race) is not an error. */
+export async function startExecution(jobId: string, name = jobId): Promise<void> {
   try {
-    await stepFunctions('StartExecution', { stateMachineArn: stateMachineArn(), name: jobId, input: JSON.stringify({ job_id: jobId }) });
+    await stepFunctions('StartExecution', { stateMachineArn: stateMachineArn(), name, input: JSON.stringify({ job_id: jobId }) });
   } catch (error) {
     if (error instanceof ServiceError && error.name === 'ExecutionAlreadyExists') return;
     throw error;
   }
 }
 
-export async function stopExecution(jobId: string, cause: string): Promise<void> {
+export async function stopExecution(executionName: string, cause: string): Promise<void> {
   try {
-    await stepFunctions('StopExecution', { executionArn: executionArnOf(jobId), error: 'Trainyard.Canceled', cause });
+    await stepFunctions('StopExecution', { executionArn: executionArnOf(executionName), error: 'Trainyard.Canceled', cause });
   } catch (error) {
     if (error instanceof ServiceError && error.name === 'ExecutionDoesNotExist') return;
     throw error;

@@ -1,4 +1,5 @@
 import type { EventBridgeEvent } from 'aws-lambda';
+import { jobIdOfExecution } from '../core/entities/job';
 import { removeIfOrphaned } from '../core/job-cleanup';
 import { type BatchStateChange, recordBatchState, recordExecutionEnd } from '../core/job-engine';
 
@@ -12,9 +13,10 @@ type JobEvent =
   | EventBridgeEvent<'Step Functions Execution Status Change', { name: string; status: string }>;
 
 export async function handler(event: JobEvent): Promise<void> {
-  const jobId = event['detail-type'] === 'Batch Job State Change' ? (event.detail as BatchStateChange).jobName : (event.detail as { name: string }).name;
+  const name = event['detail-type'] === 'Batch Job State Change' ? (event.detail as BatchStateChange).jobName : (event.detail as { name: string }).name;
+  const jobId = jobIdOfExecution(name);
   if (event['detail-type'] === 'Batch Job State Change') await recordBatchState(event.detail as BatchStateChange);
-  else await recordExecutionEnd(jobId, (event.detail as { status: string }).status);
+  else await recordExecutionEnd(name, (event.detail as { status: string }).status);
   // A job that ended after its dataset or model was deleted goes now (the purge took the others).
   await removeIfOrphaned(jobId);
 }

@@ -127,6 +127,39 @@ describe('cancel, Spot reclaims and timeouts', () => {
   });
 });
 
+describe('pause and resume', () => {
+  it('a paused job stops at its checkpoint (Paused) and, resumed, continues from it under the same id to Done', { timeout: 90_000 }, async () => {
+    // Arrange
+    const [id] = await submit({ actions: ['sleep'], specs: { sleep: { seconds: 4 } } });
+    await waitFor('a second slept', () => job(id!), (j) => j.status === 'Running' && (j.result.cur_iter ?? 0) >= 10);
+
+    // Act: pause, then resume.
+    const pausing = await owner.api.post(`${jobPath(id!)}/pause`);
+    expect(pausing.status, pausing.text).toBe(200);
+    expect(pausing.body.status).toBe('Pausing');
+    const paused = await waitFor('Paused', () => job(id!), (j) => ['Paused', 'Done', 'Error'].includes(j.status));
+    expect(paused.status).toBe('Paused');
+    const resumed = await owner.api.post(`${jobPath(id!)}/resume`);
+
+    // Assess
+    expect(resumed.status, resumed.text).toBe(200);
+    expect(resumed.body.status).toBe('Resuming');
+    const final = await ended(id!);
+    expect(final.status).toBe('Done');
+    const logs = (await owner.api.get(`${jobPath(id!)}/logs?limit=5000`)).body.lines.map((l: Json) => l.text).join('\n');
+    expect(logs).toMatch(/resuming from checkpoint at \d+ ms/);
+    // Resume applies only to Paused, Canceled or Error jobs: a Done one is a 409, and so is pausing it.
+    expect((await owner.api.post(`${jobPath(id!)}/resume`)).status).toBe(409);
+    expect((await owner.api.post(`${jobPath(id!)}/pause`)).status).toBe(409);
+  });
+
+  it('actions without checkpoints cannot pause (409)', async () => {
+    const [id] = await submit({ actions: ['validate'] });
+    expect((await owner.api.post(`${jobPath(id!)}/pause`)).status).toBe(409);
+    await ended(id!);
+  });
+});
+
 describe('submission', () => {
   it('20 concurrent identical submissions under one Idempotency-Key create one job', { timeout: 60_000 }, async () => {
     const key = `jobs-${Date.now()}`;

@@ -36,6 +36,8 @@ export interface JobRecord {
   statusReason?: string;
   attempts: number;
   executionStarted?: boolean;
+  /** How many times it was resumed; its current execution is named `{id}` or `{id}-r{resumes}`. */
+  resumes?: number;
   batchJobId?: string;
   startedOn?: string;
   finishedOn?: string;
@@ -81,3 +83,9 @@ export const liveJobs = (): QueryInput => ({
 
 /** A saved spec of one action on one resource (TAO's specs routes). */
 export const specKey = (kind: string, resourceId: string, action: string) => ({ pk: `${kind}#${resourceId}#spec`, sk: action });
+
+/** The name of a job's current workflow execution (one per run: the first, then one per resume). */
+export const executionNameOf = (job: Pick<JobRecord, 'id' | 'resumes'>) => (job.resumes ? `${job.id}-r${job.resumes}` : job.id);
+
+/** The job an execution runs, from the execution's name. */
+export const jobIdOfExecution = (name: string) => name.replace(/-r\d+$/, '');
