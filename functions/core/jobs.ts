@@ -21,7 +21,6 @@ import { newId } from './tokens';
  * compute's events move them through their states (job-engine.ts).
  */
 export type JobKind = 'dataset' | 'model';
-const DEFAULT_TIMEOUT_S = 24 * 3600;
 
 async function loadResource(caller: Caller, ownerId: string, kind: JobKind, id: string): Promise<void> {
   if (kind === 'dataset') await loadDataset(caller, ownerId, id);
@@ -87,7 +86,7 @@ export async function submitJobs(caller: Caller, ownerId: string, kind: JobKind,
       status: 'Pending',
       spec: parseSpec(name as ActionName, input.specs?.[name] ?? saved),
       queue: input.queue ?? def.queue,
-      timeoutS: input.timeout ?? Math.min(DEFAULT_TIMEOUT_S, def.timeLimitS),
+      timeoutS: input.timeout ?? def.timeLimitS,
       ...(input.version_id && index === 0 ? { versionId: input.version_id } : {}),
       attempts: 0,
       revision: 1,

@@ -119,6 +119,15 @@ describe('cancel, Spot reclaims and timeouts', () => {
     expect(final).toMatchObject({ status: 'Done', attempts: 2 });
   });
 
+  it('a job that fails fails the jobs after it, with the reason', { timeout: 60_000 }, async () => {
+    const [parent, child] = await submit({ actions: ['sleep', 'validate'], specs: { sleep: { seconds: 0, exit_code: 1 } } });
+    const failed = await ended(parent!);
+    expect(failed.status).toBe('Error');
+    expect(failed.status_reason).toMatch(/exit code 1/);
+    const dependent = await ended(child!);
+    expect(dependent).toMatchObject({ status: 'Error', status_reason: `its parent job ${parent} ended in Error`, attempts: 0 });
+  });
+
   it('a job past its timeout ends in Error with the reason', { timeout: 60_000 }, async () => {
     const [id] = await submit({ actions: ['sleep'], specs: { sleep: { seconds: 60 } }, timeout: '2s' });
     const final = await ended(id!);

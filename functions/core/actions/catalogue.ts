@@ -22,7 +22,8 @@ export interface ActionDef {
 }
 
 const FORMATS = ['coco', 'yolo', 'kitti', 'manifest'] as const;
-const HOUR = 3600;
+/** A job's default time limit (Dioptra's default; `timeout` on submission sets another). */
+const DAY = 24 * 3600;
 
 const cpu = { queue: 'cpu' as const, resources: { vcpus: 2, memoryMiB: 4096, gpus: 0 } };
 const gpu = { queue: 'gpu' as const, resources: { vcpus: 4, memoryMiB: 16384, gpus: 1 } };
@@ -36,51 +37,55 @@ const TrainSpec = z.strictObject({
 
 export const actions = {
   validate: {
-    kind: 'dataset', ...cpu, timeLimitS: 2 * HOUR, available: true,
+    kind: 'dataset', ...cpu, timeLimitS: DAY, available: true,
     description: 'Check every sample: its file is there whole, its image reads with the recorded size, its boxes lie inside it',
     spec: z.strictObject({ max_problems: z.number().int().min(1).max(100_000).default(1000).describe('Problems listed in the report at most') }),
   },
   analyze: {
-    kind: 'dataset', ...cpu, timeLimitS: 2 * HOUR, available: true,
+    kind: 'dataset', ...cpu, timeLimitS: DAY, available: true,
     description: 'Class distribution, image sizes, box sizes and unlabeled samples',
     spec: z.strictObject({ top_labels: z.number().int().min(1).max(10_000).default(100).describe('Labels listed by count at most') }),
   },
   dataset_convert: {
-    kind: 'dataset', ...cpu, timeLimitS: 2 * HOUR, available: true,
+    kind: 'dataset', ...cpu, timeLimitS: DAY, available: true,
     description: 'Convert the annotations to another format (coco, yolo, kitti, manifest); the result becomes a new dataset version',
     spec: z.strictObject({ target_format: z.enum(FORMATS).default('coco') }),
   },
   augment: {
-    kind: 'dataset', ...cpu, timeLimitS: 4 * HOUR, available: true,
+    kind: 'dataset', ...cpu, timeLimitS: DAY, available: true,
     description: 'Flipped copies of the images (PNG) with their boxes flipped to match',
     spec: z.strictObject({ flip_horizontal: z.boolean().default(true), flip_vertical: z.boolean().default(false) }),
   },
-  train: { kind: 'model', ...gpu, timeLimitS: 24 * HOUR, available: false, description: 'Train the model on its train datasets', spec: TrainSpec },
-  retrain: { kind: 'model', ...gpu, timeLimitS: 24 * HOUR, available: false, description: 'Train again from a pruned model', spec: TrainSpec },
+  train: { kind: 'model', ...gpu, timeLimitS: DAY, available: false, description: 'Train the model on its train datasets', spec: TrainSpec },
+  retrain: { kind: 'model', ...gpu, timeLimitS: DAY, available: false, description: 'Train again from a pruned model', spec: TrainSpec },
   evaluate: {
-    kind: 'model', ...gpu, timeLimitS: 4 * HOUR, available: false, description: 'Evaluate the model on its eval dataset',
+    kind: 'model', ...gpu, timeLimitS: DAY, available: false, description: 'Evaluate the model on its eval dataset',
     spec: z.strictObject({ batch_size: z.number().int().min(1).max(4096).default(32) }),
   },
   prune: {
-    kind: 'model', ...gpu, timeLimitS: 4 * HOUR, available: false, description: 'Prune the trained model',
+    kind: 'model', ...gpu, timeLimitS: DAY, available: false, description: 'Prune the trained model',
     spec: z.strictObject({ threshold: z.number().min(0).max(1).default(0.1) }),
   },
   export: {
-    kind: 'model', ...gpu, timeLimitS: 2 * HOUR, available: false, description: 'Export the model (ONNX)',
+    kind: 'model', ...gpu, timeLimitS: DAY, available: false, description: 'Export the model (ONNX)',
     spec: z.strictObject({ opset: z.number().int().min(7).max(21).default(13) }),
   },
   inference: {
-    kind: 'model', ...gpu, timeLimitS: 4 * HOUR, available: false, description: 'Run the model on its inference dataset',
+    kind: 'model', ...gpu, timeLimitS: DAY, available: false, description: 'Run the model on its inference dataset',
     spec: z.strictObject({ batch_size: z.number().int().min(1).max(4096).default(32), threshold: z.number().min(0).max(1).default(0.5) }),
   },
   generate: {
-    kind: 'model', ...gpu, timeLimitS: 4 * HOUR, available: false, description: 'Auto-label a dataset with the model',
+    kind: 'model', ...gpu, timeLimitS: DAY, available: false, description: 'Auto-label a dataset with the model',
     spec: z.strictObject({ threshold: z.number().min(0).max(1).default(0.5) }),
   },
   sleep: {
-    kind: 'dataset', ...cpu, timeLimitS: HOUR, available: true,
+    kind: 'dataset', ...cpu, timeLimitS: DAY, available: true,
     description: 'Test action: sleeps, logging as it goes (used to test cancel and timeouts)',
-    spec: z.strictObject({ seconds: z.number().min(0).max(3600).default(5), honour_sigterm: z.boolean().default(true) }),
+    spec: z.strictObject({
+      seconds: z.number().min(0).max(3600).default(5),
+      honour_sigterm: z.boolean().default(true),
+      exit_code: z.number().int().min(0).max(255).default(0).describe('End with this exit code (a failing job)'),
+    }),
   },
 } as const satisfies Record<string, ActionDef>;
 
