@@ -1,8 +1,8 @@
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sampleIdFor } from '../../functions/core/entities/sample';
-import { formUpload, png, tarball } from './dataset-files';
-import { type Json, type TestUser, datasetsPath, mapLimit, newUser } from './helpers';
+import { formUpload, newDataset, png, store, tarball } from './dataset-files';
+import { type Json, type TestUser, mapLimit, newUser } from './helpers';
 
 /**
  * Annotation formats end to end, on small datasets: KITTI label files from an archive, a JSON-lines
@@ -22,34 +22,6 @@ async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T)
     await new Promise((r) => setTimeout(r, 100));
   }
   return value;
-}
-
-async function newDataset(user: TestUser, type: string, format: string): Promise<{ id: string; base: string }> {
-  const created = await user.api.post(datasetsPath(user.id), { type, format });
-  expect(created.status, created.text).toBe(201);
-  return { id: created.body.id, base: `${datasetsPath(user.id)}/${created.body.id}` };
-}
-
-/** PUT bytes to a presigned URL, retrying a reused connection the storage stand-in closed. */
-async function putBytes(url: string, data: Uint8Array): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const response = await fetch(url, { method: 'PUT', body: data });
-      expect(response.status, await response.text()).toBe(200);
-      return;
-    } catch (error) {
-      if (attempt >= 3 || !String((error as { cause?: { code?: string } }).cause?.code ?? '').startsWith('UND_ERR_SOCKET')) throw error;
-    }
-  }
-}
-
-/** Store loose files in the dataset through one upload session (a PUT each, then complete). */
-async function store(user: TestUser, base: string, files: Record<string, Uint8Array>): Promise<void> {
-  const started = await user.api.post(`${base}/upload`, { files: Object.entries(files).map(([name, data]) => ({ name, size: data.length })) });
-  expect(started.status, started.text).toBe(201);
-  await mapLimit(started.body.files as Json[], 8, (planned) => putBytes(planned.url, files[planned.name]!));
-  const completed = await user.api.post(`${base}/upload/${started.body.id}/complete`);
-  expect(completed.status, completed.text).toBe(200);
 }
 
 const importStatus = async (user: TestUser, base: string) => (await user.api.get(base)).body.import_status.annotations as Json;
@@ -80,7 +52,7 @@ beforeAll(async () => {
 describe('KITTI', () => {
   it('label_2/ files from an archive give their image_2/ images normalised boxes; DontCare is skipped; a malformed file applies nothing', async () => {
     // Arrange
-    const dataset = await newDataset(owner, 'object_detection', 'kitti');
+    const dataset = await newDataset(owner, { type: 'object_detection', format: 'kitti' });
     const BAD = 3;
     const kittiLine = (type: string, b: { left: number; top: number; right: number; bottom: number }, score = '') =>
       `${type} 0.00 0 -1.57 ${b.left}.00 ${b.top}.00 ${b.right}.00 ${b.bottom}.00 1.50 1.60 3.90 1.00 1.50 20.00 -1.57${score}`;
@@ -121,7 +93,7 @@ describe('KITTI', () => {
   });
   it('a label file uploaded on its own, after its image, is normalised with the size of its sample', async () => {
     // Arrange
-    const dataset = await newDataset(owner, 'object_detection', 'kitti');
+    const dataset = await newDataset(owner, { type: 'object_detection', format: 'kitti' });
     await store(owner, dataset.base, { 'image_2/000007.png': png(80, 40, 7) });
     await waitFor('the image as a sample', () => sampleCount(owner, dataset.base), (n) => n === 1);
 
@@ -139,7 +111,7 @@ describe('KITTI', () => {
 describe('manifest', () => {
   it('a JSON-lines manifest over images uploaded earlier applies its annotations and tags; a manifest with one bad line applies nothing', async () => {
     // Arrange: the images first, as loose files, until they are samples.
-    const dataset = await newDataset(owner, 'object_detection', 'manifest');
+    const dataset = await newDataset(owner, { type: 'object_detection', format: 'manifest' });
     await store(owner, dataset.base, Object.fromEntries(Array.from({ length: COUNT }, (_, i) => [`imgs/${name(i)}.png`, png(WIDTH, HEIGHT, i)])));
     await waitFor('images as samples', () => sampleCount(owner, dataset.base), (n) => n === COUNT);
     const fraction = (i: number) => normalised(pixelBox(i));
@@ -178,7 +150,7 @@ describe('manifest', () => {
   });
   it('a manifest in a folder names images beside it', async () => {
     // Arrange
-    const dataset = await newDataset(owner, 'object_detection', 'manifest');
+    const dataset = await newDataset(owner, { type: 'object_detection', format: 'manifest' });
     const lines = Array.from({ length: COUNT }, (_, i) => JSON.stringify({ source: `pics/${name(i)}.png`, label: i < 4 ? 'rare' : 'common' }));
 
     // Act: the images, then the manifest (an annotation file finds only images already stored; see README).
@@ -203,7 +175,7 @@ describe('manifest', () => {
 describe('COCO after its images', () => {
   it('a COCO file uploaded on its own after the images applies; uploading it again re-applies without doubling the figures', async () => {
     // Arrange: images as loose files in images/, until they are samples.
-    const dataset = await newDataset(owner, 'object_detection', 'coco');
+    const dataset = await newDataset(owner, { type: 'object_detection', format: 'coco' });
     await store(owner, dataset.base, Object.fromEntries(Array.from({ length: COUNT }, (_, i) => [`images/${name(i)}.png`, png(WIDTH, HEIGHT, i)])));
     await waitFor('images as samples', () => sampleCount(owner, dataset.base), (n) => n === COUNT);
     const coco = {
@@ -251,7 +223,7 @@ describe('COCO after its images', () => {
 describe('images on their own', () => {
   it('an image sent by form upload or in an upload session becomes a sample with its width and height', async () => {
     // Arrange
-    const dataset = await newDataset(owner, 'object_detection', 'coco');
+    const dataset = await newDataset(owner, { type: 'object_detection', format: 'coco' });
 
     // Act
     await formUpload(owner, dataset.base, 'solo.png', png(33, 17, 1));
@@ -269,7 +241,7 @@ describe('images on their own', () => {
 
   it('loose files of a folder-per-class dataset get their folder as label', async () => {
     // Arrange
-    const dataset = await newDataset(owner, 'image_classification', 'default');
+    const dataset = await newDataset(owner, { type: 'image_classification', format: 'default' });
     const files = { 'cats/1.png': png(8, 8, 1), 'cats/2.png': png(8, 8, 2), 'dogs/3.png': png(8, 8, 3), 'pets/dogs/4.png': png(8, 8, 4) };
 
     // Act
@@ -295,11 +267,11 @@ describe('names that would leave the dataset', () => {
     // Arrange: a victim's image, and an attacker who knows its ids.
     const victim = await newUser({ label: 'escape-victim' });
     const attacker = await newUser({ label: 'escape-attacker' });
-    const target = await newDataset(victim, 'object_detection', 'coco');
+    const target = await newDataset(victim, { type: 'object_detection', format: 'coco' });
     await store(victim, target.base, { 'images/secret.png': png(WIDTH, HEIGHT, 7) });
     await waitFor('victim sample', () => sampleCount(victim, target.base), (n) => n === 1);
-    const coco = await newDataset(attacker, 'object_detection', 'coco');
-    const manifest = await newDataset(attacker, 'object_detection', 'manifest');
+    const coco = await newDataset(attacker, { type: 'object_detection', format: 'coco' });
+    const manifest = await newDataset(attacker, { type: 'object_detection', format: 'manifest' });
     const escape = `../../../../${victim.id}/dataset/${target.id}/files/images/secret.png`;
     const cocoFile = {
       images: [{ id: 1, file_name: escape, width: WIDTH, height: HEIGHT }],

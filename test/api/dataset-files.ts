@@ -1,8 +1,8 @@
-import { crc32, deflateSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import * as yazl from 'yazl';
 import { expect } from 'vitest';
-import { apiUrl } from './helpers';
+import { encodePng } from '../../worker/png';
+import { apiUrl, datasetsPath, type Json, mapLimit, type TestUser } from './helpers';
 
 /** Building dataset files for API tests: archives, real images, and the form upload that sends them. */
 /** A tar of the entries, as given (names unchecked: tests send hostile ones). */
@@ -41,24 +41,43 @@ export async function formUpload(owner: { token: string }, base: string, name: s
 }
 
 
-/** A real PNG of the given size (grey, with `seed` in its first pixel so each one differs). */
+/** A real PNG of the given size (grey, with `seed` in its first pixels so each one differs). */
 export function png(width: number, height: number, seed = 0): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const out = Buffer.alloc(body.length + 8);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc32(body), body.length + 4);
-    return out;
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8; // bit depth
-  header[9] = 0; // greyscale
-  const rows = Buffer.alloc((width + 1) * height, 0x80);
-  for (let y = 0; y < height; y++) rows[y * (width + 1)] = 0; // filter: none
-  rows[1] = seed & 0xff;
-  if (width >= 2) rows[2] = (seed >> 8) & 0xff;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+  const pixels = Buffer.alloc(width * height, 0x80);
+  pixels[0] = seed & 0xff;
+  if (width * height > 1) pixels[1] = (seed >> 8) & 0xff;
+  return encodePng({ width, height, bitDepth: 8, colorType: 0, bytesPerPixel: 1, pixels, chunks: [] });
 }
+
+/** A fresh dataset of the user's; answers its id and API path. */
+export async function newDataset(user: TestUser, body: Json = { type: 'object_detection', format: 'coco' }): Promise<{ id: string; base: string }> {
+  const created = await user.api.post(datasetsPath(user.id), body);
+  expect(created.status, created.text).toBe(201);
+  return { id: created.body.id, base: `${datasetsPath(user.id)}/${created.body.id}` };
+}
+
+/** PUT bytes to a presigned URL, retrying a reused connection the storage stand-in closed. */
+export async function putBytes(url: string, data: Uint8Array): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await fetch(url, { method: 'PUT', body: data });
+      expect(response.status, await response.text()).toBe(200);
+      return;
+    } catch (error) {
+      if (attempt >= 3 || !String((error as { cause?: { code?: string } }).cause?.code ?? '').startsWith('UND_ERR_SOCKET')) throw error;
+    }
+  }
+}
+
+/** Store files in the dataset through one upload session (a PUT each, then complete); answers the session id. */
+export async function store(user: TestUser, base: string, files: Record<string, Uint8Array>): Promise<string> {
+  const started = await user.api.post(`${base}/upload`, { files: Object.entries(files).map(([name, data]) => ({ name, size: data.length })) });
+  expect(started.status, started.text).toBe(201);
+  await mapLimit(started.body.files as Json[], 8, (planned) => putBytes(planned.url, files[planned.name]!));
+  const completed = await user.api.post(`${base}/upload/${started.body.id}/complete`);
+  expect(completed.status, completed.text).toBe(200);
+  return started.body.id;
+}
+
+/** A box in fractions of the image. */
+export const box = (x: number, y: number, w = 0.2, h = 0.2) => ({ x, y, w, h });

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Json, type Reply, type TestUser, datasetsPath, mapLimit, newUser } from './helpers';
+import { box, newDataset, putBytes } from './dataset-files';
 
 /**
  * A dataset's labels (its class list): created by hand or by the annotations that name them; renames and
@@ -15,26 +16,6 @@ interface SampleSpec {
   tags?: string[];
 }
 
-const box = (x: number, y: number, w = 0.2, h = 0.2) => ({ x, y, w, h });
-
-async function newDataset(user: TestUser, body: Json = { type: 'object_detection', format: 'coco' }): Promise<{ id: string; base: string }> {
-  const created = await user.api.post(datasetsPath(user.id), body);
-  expect(created.status, created.text).toBe(201);
-  return { id: created.body.id, base: `${datasetsPath(user.id)}/${created.body.id}` };
-}
-
-/** PUT bytes to a presigned URL, retrying a reused connection the storage stand-in closed. */
-async function putBytes(url: string, data: Uint8Array): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const response = await fetch(url, { method: 'PUT', body: data });
-      expect(response.status, await response.text()).toBe(200);
-      return;
-    } catch (error) {
-      if (attempt >= 3 || !String((error as { cause?: { code?: string } }).cause?.code ?? '').startsWith('UND_ERR_SOCKET')) throw error;
-    }
-  }
-}
 
 /** Store `.bin` files for the specs through one upload session and batch add them; answers path → sample id. */
 async function seed(user: TestUser, base: string, specs: SampleSpec[]): Promise<Record<string, string>> {

@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { deflateSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sampleIdFor } from '../../functions/core/entities/sample';
-import { type Json, type Reply, type TestUser, datasetsPath, mapLimit, newUser } from './helpers';
+import { box, newDataset, png, store } from './dataset-files';
+import { type Json, type Reply, type TestUser, datasetsPath, newUser } from './helpers';
 
 /**
  * A dataset's samples: batch add from stored files, list with filters and exact totals, get/patch/delete
@@ -22,36 +22,6 @@ interface SampleSpec {
   tags?: string[];
 }
 
-const box = (x: number, y: number, w = 0.2, h = 0.2) => ({ x, y, w, h });
-
-async function newDataset(user: TestUser, body: Json = { type: 'object_detection', format: 'coco' }): Promise<{ id: string; base: string }> {
-  const created = await user.api.post(datasetsPath(user.id), body);
-  expect(created.status, created.text).toBe(201);
-  return { id: created.body.id, base: `${datasetsPath(user.id)}/${created.body.id}` };
-}
-
-/** PUT bytes to a presigned URL, retrying a reused connection the storage stand-in closed. */
-async function putBytes(url: string, data: Uint8Array): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const response = await fetch(url, { method: 'PUT', body: data });
-      expect(response.status, await response.text()).toBe(200);
-      return;
-    } catch (error) {
-      if (attempt >= 3 || !String((error as { cause?: { code?: string } }).cause?.code ?? '').startsWith('UND_ERR_SOCKET')) throw error;
-    }
-  }
-}
-
-/** Store files in the dataset through one upload session (a PUT each, then complete); answers the session id. */
-async function store(user: TestUser, base: string, files: Record<string, Uint8Array>): Promise<string> {
-  const started = await user.api.post(`${base}/upload`, { files: Object.entries(files).map(([name, data]) => ({ name, size: data.length })) });
-  expect(started.status, started.text).toBe(201);
-  await mapLimit(started.body.files as Json[], 8, (planned) => putBytes(planned.url, files[planned.name]!));
-  const completed = await user.api.post(`${base}/upload/${started.body.id}/complete`);
-  expect(completed.status, completed.text).toBe(200);
-  return started.body.id;
-}
 
 /** Store `.bin` files for the specs and batch add them; answers path → sample id. */
 async function seed(user: TestUser, base: string, specs: SampleSpec[]): Promise<Record<string, string>> {
@@ -77,36 +47,6 @@ async function waitForTotal(user: TestUser, base: string, expected: number, quer
     total = (await list(user, base, query)).total;
   }
   return total;
-}
-
-/** A real PNG of the given size (8-bit grey), small enough to keep the suite fast. */
-function png(width: number, height: number): Buffer {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (data: Buffer) => {
-    let c = 0xffffffff;
-    for (const byte of data) c = crcTable[(c ^ byte) & 0xff]! ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const out = Buffer.alloc(body.length + 8);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc(body), body.length + 4);
-    return out;
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8; // bit depth
-  header[9] = 0; // greyscale
-  const rows = Buffer.alloc((width + 1) * height, 0x80);
-  for (let y = 0; y < height; y++) rows[y * (width + 1)] = 0; // filter: none
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
 }
 
 let owner: TestUser;
