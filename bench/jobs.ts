@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
+import { encodePng } from '../worker/png';
 import { startRuntime } from '../local/runtime';
 import { median, newAdminToken, post, progress, report, round, userWithToken } from './common';
 
@@ -50,25 +50,9 @@ const TERMINAL = ['Done', 'Error', 'Canceled'];
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A real 8×6 greyscale PNG (as test/api/dataset-files.ts makes them). */
-function png(width = 8, height = 6): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const out = Buffer.alloc(body.length + 8);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc32(body), body.length + 4);
-    return out;
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8; // bit depth
-  header[9] = 0; // greyscale
-  const rows = Buffer.alloc((width + 1) * height, 0x80);
-  for (let y = 0; y < height; y++) rows[y * (width + 1)] = 0; // filter: none
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
-}
+/** A real 8×6 greyscale PNG (the worker's own encoder). */
+const png = (width = 8, height = 6): Buffer =>
+  encodePng({ width, height, bitDepth: 8, colorType: 0, bytesPerPixel: 1, pixels: Buffer.alloc(width * height, 0x80), chunks: [] });
 
 /**
  * Calls `probe` every `intervalMs` (from one probe's start to the next, or at once when a probe took

@@ -17,7 +17,7 @@ import { batchGetItems, getItem, putItem } from './dynamo';
 import { annotationImportItem, type AnnotationImportRecord } from './entities/annotation-import';
 import type { DatasetRecord } from './entities/dataset';
 import { sampleIdFor, sampleKey } from './entities/sample';
-import { getObjectStream, headObject, listObjects, S3Error } from './s3';
+import { getObjectStream, headObject, listObjects, readObject, S3Error } from './s3';
 import { dimensionsOf, HEADER_BYTES, registerSamples, type SampleFile } from './samples';
 import { FilePath } from './schemas/upload';
 import { datasetFilesPrefix } from './uploads';
@@ -62,11 +62,7 @@ async function readText(key: string): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function readHeader(key: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of await getObjectStream(key, { start: 0, end: HEADER_BYTES - 1 })) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
+const readHeader = (key: string): Promise<Buffer> => readObject(key, { start: 0, end: HEADER_BYTES - 1 });
 
 /**
  * Finds which of the candidate paths an annotation file may mean is stored, for many candidate lists at

@@ -114,6 +114,16 @@ export async function query(input: QueryInput): Promise<{ items: Item[]; count: 
   };
 }
 
+/** Every page of a query, in order (each a DynamoDB page, up to 1 MB): for reading a whole partition. */
+export async function* queryPages(input: QueryInput): AsyncGenerator<Item[]> {
+  let start = input.ExclusiveStartKey;
+  do {
+    const page = await query({ ...input, ExclusiveStartKey: start });
+    yield page.items;
+    start = page.lastKey;
+  } while (start);
+}
+
 /** BatchGetItem over any number of keys (100 a call, unprocessed keys asked again); strongly consistent. */
 export async function batchGetItems(keys: Item[]): Promise<Item[]> {
   const { tableName } = config();

@@ -1,4 +1,4 @@
-import { query } from './dynamo';
+import { queryPages } from './dynamo';
 import { type AnnotationImportRecord, annotationImportsOfDataset } from './entities/annotation-import';
 
 /** Failed files named in a dataset's import status; the rest are counted. */
@@ -15,9 +15,8 @@ export interface AnnotationImportStatus {
 /** The sum of a dataset's annotation-file reports (one read of its report rows: O(annotation files)). */
 export async function annotationImportStatus(datasetId: string): Promise<AnnotationImportStatus> {
   const status: AnnotationImportStatus = { files_applied: 0, files_failed: 0, samples: 0, annotations: 0, failures: [] };
-  for (let start: Record<string, unknown> | undefined, first = true; first || start; first = false) {
-    const page = await query({ ...annotationImportsOfDataset(datasetId), ExclusiveStartKey: start });
-    for (const report of page.items as unknown as AnnotationImportRecord[]) {
+  for await (const page of queryPages(annotationImportsOfDataset(datasetId))) {
+    for (const report of page as unknown as AnnotationImportRecord[]) {
       if (report.status === 'applied') {
         status.files_applied++;
         status.samples += report.samples;
@@ -27,7 +26,6 @@ export async function annotationImportStatus(datasetId: string): Promise<Annotat
         if (status.failures.length < LISTED_FAILURES) status.failures.push({ file: report.file, format: report.format, errors: report.errors, finished_on: report.finishedOn });
       }
     }
-    start = page.lastKey;
   }
   return status;
 }

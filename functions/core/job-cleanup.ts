@@ -1,4 +1,4 @@
-import { deleteItem, getItem, query } from './dynamo';
+import { deleteItem, getItem, queryPages } from './dynamo';
 import { datasetKey } from './entities/dataset';
 import { jobKey, type JobRecord, jobsOfResource, TERMINAL } from './entities/job';
 import { modelKey } from './entities/model';
@@ -21,14 +21,12 @@ export async function removeJob(job: Pick<JobRecord, 'id'>): Promise<void> {
 /** Every ended job of a deleted dataset or model; answers how many went (live ones are left to end first). */
 export async function removeEndedJobsOf(kind: 'dataset' | 'model', resourceId: string): Promise<number> {
   let removed = 0;
-  for (let start: Record<string, unknown> | undefined, first = true; first || start; first = false) {
-    const page = await query({ ...jobsOfResource(kind, resourceId), ExclusiveStartKey: start });
-    for (const job of page.items as unknown as JobRecord[]) {
+  for await (const page of queryPages(jobsOfResource(kind, resourceId))) {
+    for (const job of page as unknown as JobRecord[]) {
       if (!TERMINAL.includes(job.status)) continue;
       await removeJob(job);
       removed++;
     }
-    start = page.lastKey;
   }
   return removed;
 }

@@ -1,15 +1,13 @@
-import { createHash } from 'node:crypto';
 import { type ActionDef, actionDef } from './actions/catalogue';
 import { config } from './config';
 import { getItem, isConditionalCheckFailure, putItem, query } from './dynamo';
 import type { DatasetRecord } from './entities/dataset';
 import { datasetKey } from './entities/dataset';
 import { executionNameOf, jobIdOfExecution, jobIndexKeys, jobKey, type JobRecord, type JobResult, type JobStatus, TERMINAL } from './entities/job';
-import { type VersionRecord, versionItem, versionKey } from './entities/version';
+import { type VersionRecord, versionKey } from './entities/version';
 import { startExecution } from './orchestration';
-import { getObjectStream, headObject, putObject } from './s3';
-import { freezeVersion } from './versions';
-import { newId } from './tokens';
+import { headObject, putObject, readObject } from './s3';
+import { freezeVersion, storeVersion } from './versions';
 
 /**
  * The jobs engine's side of the workflow (functions/workflow/*, called by Step Functions) and of the
@@ -126,9 +124,7 @@ interface WorkerStatus {
 
 async function readJson<T>(key: string): Promise<T | undefined> {
   try {
-    const chunks: Buffer[] = [];
-    for await (const chunk of await getObjectStream(key)) chunks.push(chunk as Buffer);
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
+    return JSON.parse((await readObject(key)).toString('utf8')) as T;
   } catch {
     return undefined;
   }
@@ -181,30 +177,17 @@ export async function finalizeJob(jobId: string): Promise<void> {
 /** A converting action's output manifest becomes a new version of its dataset. */
 async function registerOutputVersion(job: JobRecord): Promise<void> {
   const key = `${jobOutputPrefix(job.id)}artifacts/manifest.jsonl`;
-  const stored = await headObject(key);
   const dataset = (await getItem(datasetKey(job.resourceId))) as DatasetRecord | undefined;
-  if (!stored || !dataset) return;
-  const chunks: Buffer[] = [];
-  for await (const chunk of await getObjectStream(key)) chunks.push(chunk as Buffer);
-  const manifest = Buffer.concat(chunks);
+  if (!dataset || !(await headObject(key))) return;
+  const manifest = await readObject(key);
   const lines = manifest.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { labels?: string[] });
-  const id = newId();
-  const record: VersionRecord = {
-    id,
-    datasetId: dataset.id,
-    ownerId: dataset.ownerId,
+  await storeVersion(dataset, manifest, {
     name: `${job.action} ${String(job.spec.target_format ?? '')}`.trim() + ` (job ${job.id.slice(0, 8)})`,
     description: `made by job ${job.id}`,
     sampleCount: lines.length,
     labeledCount: lines.filter((l) => l.labels?.length).length,
     labels: [...new Set(lines.flatMap((l) => l.labels ?? []))].sort(),
-    manifestKey: `u/${dataset.ownerId}/dataset/${dataset.id}/versions/${id}/manifest.jsonl`,
-    manifestBytes: manifest.length,
-    manifestSha256: createHash('sha256').update(manifest).digest('hex'),
-    createdOn: new Date().toISOString(),
-  };
-  await putObject(record.manifestKey, manifest, 'application/x-ndjson');
-  await putItem(versionItem(record), { ConditionExpression: 'attribute_not_exists(pk)' });
+  });
 }
 
 /** Why Batch ended the job, from the workflow's error (its Cause is the Batch job, as JSON). */
@@ -329,4 +312,4 @@ export async function recordExecutionEnd(executionName: string, status: string):
   }
 }
 
-export { readJson, versionItem };
+export { readJson };

@@ -3,7 +3,7 @@ import { QUEUES } from './actions/queues';
 import type { Caller } from './caller';
 import { requireNamespace } from './caller';
 import { loadDataset } from './datasets';
-import { deleteItem, getItem, isConditionalCheckFailure, putItem, query, writeTogether } from './dynamo';
+import { deleteItem, getItem, isConditionalCheckFailure, putItem, queryPages, writeTogether } from './dynamo';
 import { executionNameOf, jobItem, jobKey, type JobRecord, jobsOfResource, specKey, TERMINAL } from './entities/job';
 import { versionKey } from './entities/version';
 import { BadRequest, Conflict, NotFound, Unprocessable } from './errors';
@@ -11,7 +11,7 @@ import { childLinkItem, failChildren, jobOutputPrefix, loadJobRecord, readJson, 
 import { loadModel } from './models';
 import { startExecution, stopExecution, terminateBatchJob } from './orchestration';
 import { type Page, readPage } from './pagination';
-import { deleteObject, getObjectStream, headObject, listObjects, PRESIGN_SECONDS, presignGet, putObject } from './s3';
+import { deleteObject, headObject, listObjects, PRESIGN_SECONDS, presignGet, putObject, readObject } from './s3';
 import type { Job, JobListQuery, JobSubmit } from './schemas/job';
 import { newId } from './tokens';
 
@@ -174,14 +174,12 @@ async function cancelJobRecord(job: JobRecord, reason: string): Promise<JobRecor
 /** Cancel every live job of a dataset or model (what deleting it does first). */
 export async function cancelLiveJobs(kind: JobKind, resourceId: string, reason: string): Promise<number> {
   let canceled = 0;
-  for (let start: Record<string, unknown> | undefined, first = true; first || start; first = false) {
-    const page = await query({ ...jobsOfResource(kind, resourceId), ExclusiveStartKey: start });
-    for (const job of page.items as unknown as JobRecord[]) {
+  for await (const page of queryPages(jobsOfResource(kind, resourceId))) {
+    for (const job of page as unknown as JobRecord[]) {
       if (TERMINAL.includes(job.status)) continue;
       await cancelJobRecord(job, reason);
       canceled++;
     }
-    start = page.lastKey;
   }
   return canceled;
 }
@@ -259,9 +257,7 @@ export async function jobLogs(caller: Caller, ownerId: string, kind: JobKind, re
 
 async function readText(key: string): Promise<string | undefined> {
   if (!(await headObject(key))) return undefined;
-  const chunks: Buffer[] = [];
-  for await (const chunk of await getObjectStream(key)) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return (await readObject(key)).toString('utf8');
 }
 
 /** The job's artifacts, each with a presigned download (valid 15 minutes). */

@@ -1,7 +1,7 @@
 import type { Caller } from './caller';
 import { mapLimited } from './concurrency';
 import { loadDataset } from './datasets';
-import { deleteItem, getItem, isConditionalCheckFailure, putItem, query, updateItem, writeTogether } from './dynamo';
+import { deleteItem, getItem, isConditionalCheckFailure, putItem, queryPages, updateItem, writeTogether } from './dynamo';
 import { labelItem, labelKey, type LabelRecord, labelsOfDataset } from './entities/label';
 import { countSamples, sampleKey, type SampleRecord, samplesOfDataset } from './entities/sample';
 import { Conflict, type DomainError, NotFound } from './errors';
@@ -23,11 +23,7 @@ const toLabel = (r: LabelRecord): Label => ({ name: r.name, ...(r.color ? { colo
 export async function ensureLabels(datasetId: string, names: string[]): Promise<void> {
   if (names.length === 0) return;
   const known = new Set<string>();
-  for (let start: Record<string, unknown> | undefined, first = true; first || start; first = false) {
-    const page = await query({ ...labelsOfDataset(datasetId), ExclusiveStartKey: start });
-    for (const item of page.items) known.add(String(item.name));
-    start = page.lastKey;
-  }
+  for await (const page of queryPages(labelsOfDataset(datasetId))) for (const item of page) known.add(String(item.name));
   const createdOn = new Date().toISOString();
   await mapLimited(
     names.filter((name) => !known.has(name)),
@@ -160,17 +156,15 @@ async function labelResult(name: string, run: () => Promise<number>): Promise<La
 async function forEachSampleWith(datasetId: string, label: string, fn: (sample: SampleRecord) => Promise<void>): Promise<number> {
   let count = 0;
   const base = samplesOfDataset(datasetId);
-  for (let start: Record<string, unknown> | undefined, first = true; first || start; first = false) {
-    const page = await query({
-      ...base,
-      FilterExpression: 'contains(#labels, :label)',
-      ExpressionAttributeNames: { '#labels': 'labels' },
-      ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ':label': label },
-      ExclusiveStartKey: start,
-    });
-    await mapLimited(page.items as unknown as SampleRecord[], IN_FLIGHT, fn);
-    count += page.items.length;
-    start = page.lastKey;
+  const carrying = queryPages({
+    ...base,
+    FilterExpression: 'contains(#labels, :label)',
+    ExpressionAttributeNames: { '#labels': 'labels' },
+    ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ':label': label },
+  });
+  for await (const page of carrying) {
+    await mapLimited(page as unknown as SampleRecord[], IN_FLIGHT, fn);
+    count += page.length;
   }
   return count;
 }

@@ -1,4 +1,4 @@
-import { deleteItem, type Item, query, type QueryInput } from './dynamo';
+import { deleteItem, type Item, query, queryPages, type QueryInput } from './dynamo';
 import { annotationImportsOfDataset } from './entities/annotation-import';
 import { labelsOfDataset } from './entities/label';
 import { modelRefsOfDataset } from './entities/model';
@@ -37,16 +37,14 @@ export async function purgeDataset(purge: PurgeRecord): Promise<{ objects: numbe
   await deleteItem(sampleCounterKey(purge.datasetId));
   await deleteItem(versionCounterKey(purge.datasetId));
   let uploads = 0;
-  for (let start: Record<string, unknown> | undefined, first = true; first || start; first = false) {
-    const page = await query({ ...uploadsByDataset(purge.datasetId), ExclusiveStartKey: start });
-    for (const upload of page.items as unknown as UploadRecord[]) {
+  for await (const page of queryPages(uploadsByDataset(purge.datasetId))) {
+    for (const upload of page as unknown as UploadRecord[]) {
       for (const file of upload.files) {
         if (upload.status === 'open' && file.status === 'pending' && file.uploadId) await abortMultipartUpload(file.key, file.uploadId);
       }
       await deleteItem(uploadKey(upload.id));
       uploads++;
     }
-    start = page.lastKey;
   }
   let objects = 0;
   // Each listing starts over: the keys it returned are gone by the next one.

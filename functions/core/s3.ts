@@ -170,6 +170,13 @@ export async function getObjectStream(key: string, range?: { start: number; end:
 }
 
 /** A small object the server writes itself (the TAO form upload, at most a few MB). */
+/** An object's bytes, whole (or a byte range): for small objects only (status, specs, logs, headers). */
+export async function readObject(key: string, range?: { start: number; end: number }): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await getObjectStream(key, range)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 export async function putObject(key: string, data: Buffer, contentType = 'application/octet-stream'): Promise<void> {
   await call('PUT', objectUrl(key), data, contentType);
 }

@@ -1,6 +1,6 @@
 import type { Caller } from './caller';
 import { loadDataset } from './datasets';
-import { query } from './dynamo';
+import { queryPages } from './dynamo';
 import { samplesOfDataset } from './entities/sample';
 import type { Annotation, DatasetStats } from './schemas/sample';
 
@@ -14,14 +14,13 @@ export async function datasetStats(caller: Caller, ownerId: string, datasetId: s
   const perLabel = new Map<string, { samples: number; annotations: number }>();
   const review: Record<string, number> = { unreviewed: 0, accepted: 0, rejected: 0 };
   const base = samplesOfDataset(datasetId);
-  for (let start: Record<string, unknown> | undefined, first = true; first || start; first = false) {
-    const page = await query({
-      ...base,
-      ProjectionExpression: '#size, #labels, #annotations, #review',
-      ExpressionAttributeNames: { '#size': 'size', '#labels': 'labels', '#annotations': 'annotations', '#review': 'reviewState' },
-      ExclusiveStartKey: start,
-    });
-    for (const item of page.items) {
+  const counted = queryPages({
+    ...base,
+    ProjectionExpression: '#size, #labels, #annotations, #review',
+    ExpressionAttributeNames: { '#size': 'size', '#labels': 'labels', '#annotations': 'annotations', '#review': 'reviewState' },
+  });
+  for await (const page of counted) {
+    for (const item of page) {
       const labels = (item.labels as string[] | undefined) ?? [];
       stats.sample_count++;
       stats.bytes += Number(item.size ?? 0);
@@ -35,7 +34,6 @@ export async function datasetStats(caller: Caller, ownerId: string, datasetId: s
         if (entry) entry.annotations++;
       }
     }
-    start = page.lastKey;
   }
   const labels = [...perLabel].map(([name, counts]) => ({ name, ...counts })).sort((a, b) => b.samples - a.samples || a.name.localeCompare(b.name));
   return { ...stats, labels, review_states: review };

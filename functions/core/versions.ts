@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Caller } from './caller';
 import { datasetPrefix, loadDataset } from './datasets';
-import { deleteItem, getItem, putItem, query, updateItem } from './dynamo';
+import { deleteItem, getItem, putItem, queryPages, type QueryInput, updateItem } from './dynamo';
 import type { DatasetRecord } from './entities/dataset';
 import { labelsOfDataset } from './entities/label';
 import { type SampleRecord, samplesOfDataset } from './entities/sample';
@@ -38,13 +38,9 @@ function toVersion(r: VersionRecord, manifestUrl?: string): DatasetVersion {
 /** Where a version's manifest lives: beside the dataset's files, never among them. */
 export const manifestKeyOf = (dataset: Pick<DatasetRecord, 'ownerId' | 'id'>, versionId: string) => `${datasetPrefix(dataset)}versions/${versionId}/manifest.jsonl`;
 
-async function readAll(input: Parameters<typeof query>[0]): Promise<Record<string, unknown>[]> {
+async function readAll(input: QueryInput): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
-  for (let start: Record<string, unknown> | undefined, first = true; first || start; first = false) {
-    const page = await query({ ...input, ExclusiveStartKey: start });
-    items.push(...page.items);
-    start = page.lastKey;
-  }
+  for await (const page of queryPages(input)) items.push(...page);
   return items;
 }
 
@@ -70,16 +66,27 @@ export async function freezeVersion(dataset: Pick<DatasetRecord, 'id' | 'ownerId
     return JSON.stringify(frozen);
   });
   const manifest = Buffer.from(lines.length ? `${lines.join('\n')}\n` : '', 'utf8');
-  const id = newId();
-  const record: VersionRecord = {
-    id,
-    datasetId,
-    ownerId: dataset.ownerId,
+  return storeVersion(dataset, manifest, {
     name: input.name ?? `v${Number(counter.n)}`,
     description: input.description ?? '',
     sampleCount: samples.length,
     labeledCount: samples.filter((s) => s.labels?.length).length,
     labels: labels.map((l) => String(l.name)),
+  });
+}
+
+/** A new version of a dataset from a manifest (frozen here, or made by a job), written once under its own id. */
+export async function storeVersion(
+  dataset: Pick<DatasetRecord, 'id' | 'ownerId'>,
+  manifest: Buffer,
+  about: Pick<VersionRecord, 'name' | 'description' | 'sampleCount' | 'labeledCount' | 'labels'>,
+): Promise<VersionRecord> {
+  const id = newId();
+  const record: VersionRecord = {
+    id,
+    datasetId: dataset.id,
+    ownerId: dataset.ownerId,
+    ...about,
     manifestKey: manifestKeyOf(dataset, id),
     manifestBytes: manifest.length,
     manifestSha256: createHash('sha256').update(manifest).digest('hex'),

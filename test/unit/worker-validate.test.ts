@@ -1,10 +1,10 @@
-import { crc32, deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { analyse } from '../../worker/actions/analyze';
 import { flipAnnotation, flippedPath, parseAugmentSpec } from '../../worker/actions/augment';
 import { checkFile, checkRecord, summarise } from '../../worker/actions/validate';
 import { InvalidInvocation, readJobEnv } from '../../worker/env';
 import { type ManifestSample, parseManifest } from '../../worker/manifest';
+import { encodePng } from '../../worker/png';
 
 /**
  * The worker's pure rules: what validate calls a problem (and how bad), what analyze counts, how augment
@@ -30,21 +30,9 @@ function sample(fields: Partial<ManifestSample> = {}): ManifestSample {
   };
 }
 
-function png(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const out = Buffer.alloc(body.length + 8);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc32(body), body.length + 4);
-    return out;
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(Buffer.alloc((width + 1) * height))), chunk('IEND', Buffer.alloc(0))]);
-}
+/** A real black greyscale PNG of the given size (the worker's own encoder). */
+const png = (width: number, height: number): Buffer =>
+  encodePng({ width, height, bitDepth: 8, colorType: 0, bytesPerPixel: 1, pixels: Buffer.alloc(width * height), chunks: [] });
 
 const codes = (found: { code: string; severity: string }[]) => found.map((f) => `${f.severity}:${f.code}`);
 
