@@ -5,7 +5,7 @@ import * as z from 'zod';
  * as an argument, so the rules are testable without a process.
  */
 export const DATASET_ACTIONS = ['validate', 'analyze', 'dataset_convert', 'augment'] as const;
-export const MODEL_ACTIONS = ['train', 'evaluate', 'prune', 'retrain', 'export', 'inference', 'generate', 'convert'] as const;
+export const MODEL_ACTIONS = ['train', 'evaluate', 'prune', 'retrain', 'export', 'inference', 'generate'] as const;
 export const TEST_ACTIONS = ['sleep'] as const;
 export const ACTIONS = [...DATASET_ACTIONS, ...MODEL_ACTIONS, ...TEST_ACTIONS] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -26,6 +26,8 @@ export interface JobEnv {
   inputManifestSha256?: string;
   outputPrefix: string;
   checkpointPrefix: string;
+  /** Model actions: the key of their inputs document (ml/inputs.ts). */
+  modelInputsKey?: string;
   s3Endpoint?: string;
 }
 
@@ -66,6 +68,7 @@ const EnvSchema = z.object({
   TRAINYARD_INPUT_MANIFEST_SHA256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits').optional(),
   TRAINYARD_OUTPUT_PREFIX: Prefix.optional(),
   TRAINYARD_CHECKPOINT_PREFIX: Prefix.optional(),
+  TRAINYARD_MODEL_INPUTS: Key.optional(),
   AWS_REGION: z.string().min(1).default('us-east-1'),
   TRAINYARD_S3_ENDPOINT: z.url().optional(),
 });
@@ -106,6 +109,9 @@ export function readJobEnv(raw: Record<string, string | undefined>): JobEnv {
     const missing = (['TRAINYARD_INPUT_PREFIX', 'TRAINYARD_INPUT_MANIFEST'] as const).filter((name) => !e[name]);
     if (missing.length) throw new InvalidInvocation(`invalid environment: ${missing.join(', ')} required for ${e.TRAINYARD_ACTION}`, partialOf(env));
   }
+  if (isModelAction(e.TRAINYARD_ACTION) && !e.TRAINYARD_MODEL_INPUTS) {
+    throw new InvalidInvocation(`invalid environment: TRAINYARD_MODEL_INPUTS required for ${e.TRAINYARD_ACTION}`, partialOf(env));
+  }
   const outputPrefix = e.TRAINYARD_OUTPUT_PREFIX ?? `jobs/${e.TRAINYARD_JOB_ID}/`;
   return {
     jobId: e.TRAINYARD_JOB_ID,
@@ -119,6 +125,7 @@ export function readJobEnv(raw: Record<string, string | undefined>): JobEnv {
     ...(e.TRAINYARD_INPUT_MANIFEST_SHA256 ? { inputManifestSha256: e.TRAINYARD_INPUT_MANIFEST_SHA256 } : {}),
     outputPrefix,
     checkpointPrefix: e.TRAINYARD_CHECKPOINT_PREFIX ?? `${outputPrefix}checkpoints/`,
+    ...(e.TRAINYARD_MODEL_INPUTS ? { modelInputsKey: e.TRAINYARD_MODEL_INPUTS } : {}),
     ...(e.TRAINYARD_S3_ENDPOINT ? { s3Endpoint: e.TRAINYARD_S3_ENDPOINT } : {}),
   };
 }

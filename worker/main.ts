@@ -1,6 +1,6 @@
-import { ACTION_RUNS, MODEL_ACTIONS_UNAVAILABLE } from './actions/index';
+import { ACTION_RUNS } from './actions/index';
 import { type ActionResult, InvalidSpec, type JobContext } from './context';
-import { InvalidInvocation, isModelAction, type JobEnv, type PartialEnv, readJobEnv } from './env';
+import { InvalidInvocation, type JobEnv, type PartialEnv, readJobEnv } from './env';
 import { JobLog, MetricsWriter, StatusWriter } from './status';
 import { Storage } from './storage';
 
@@ -101,13 +101,10 @@ async function main(): Promise<void> {
   let result: ActionResult;
   try {
     await status.write({ status: 'Running', message: `starting ${env.action}` }, { signal: controller.signal });
-    if (isModelAction(env.action)) result = MODEL_ACTIONS_UNAVAILABLE;
-    else {
-      await metrics.load({ signal: controller.signal });
-      ctx.spec = await readSpec(env, storage, controller.signal);
-      const run = await ACTION_RUNS[env.action]();
-      result = await run(ctx);
-    }
+    await metrics.load({ signal: controller.signal });
+    ctx.spec = await readSpec(env, storage, controller.signal);
+    const run = await ACTION_RUNS[env.action]();
+    result = await run(ctx);
   } catch (error) {
     // The SIGTERM path owns the exit: never race it with an Error status.
     if (stopping) return new Promise<void>(() => undefined);

@@ -8,6 +8,7 @@ import { type VersionRecord, versionKey } from './entities/version';
 import { startExecution } from './orchestration';
 import { headObject, putObject, readObject } from './s3';
 import { freezeVersion, storeVersion } from './versions';
+import { NotRunnableInput, prepareModelInputs, recordModelJobOutput } from './model-jobs';
 
 /**
  * The jobs engine's side of the workflow (functions/workflow/*, called by Step Functions) and of the
@@ -97,6 +98,14 @@ export async function prepareJob(jobId: string): Promise<Prepared> {
       TRAINYARD_INPUT_MANIFEST_SHA256: version.manifestSha256,
     });
   }
+  if (def.kind === 'model') {
+    try {
+      environment.TRAINYARD_MODEL_INPUTS = await prepareModelInputs(job, out);
+    } catch (error) {
+      if (error instanceof NotRunnableInput) throw new NotRunnable(error.message);
+      throw error;
+    }
+  }
   return {
     job_id: job.id,
     job_name: job.id,
@@ -165,6 +174,7 @@ export async function finalizeJob(jobId: string): Promise<void> {
   const worker = await readJson<WorkerStatus>(`${jobOutputPrefix(jobId)}status.json`);
   const finishedOn = new Date().toISOString();
   if (job.action === 'dataset_convert') await registerOutputVersion(job);
+  if (job.kind === 'model') await recordModelJobOutput(job);
   const done = await transition(jobId, ['Pending', 'Running', 'Canceling', 'Resuming', 'Pausing'], 'Done', {
     result: resultOf(worker, 'Done', worker?.message ?? 'done'),
     finishedOn,

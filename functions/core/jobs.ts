@@ -9,6 +9,8 @@ import { versionKey } from './entities/version';
 import { BadRequest, Conflict, NotFound, Unprocessable } from './errors';
 import { childLinkItem, failChildren, jobOutputPrefix, loadJobRecord, readJson, resultOf, transition } from './job-engine';
 import { loadModel } from './models';
+import type { ModelRecord } from './entities/model';
+import { missingFor } from './model-jobs';
 import { startExecution, stopExecution, terminateBatchJob } from './orchestration';
 import { type Page, readPage } from './pagination';
 import { deleteObject, headObject, listObjects, PRESIGN_SECONDS, presignGet, putObject, readObject } from './s3';
@@ -22,9 +24,12 @@ import { newId } from './tokens';
  */
 export type JobKind = 'dataset' | 'model';
 
-async function loadResource(caller: Caller, ownerId: string, kind: JobKind, id: string): Promise<void> {
-  if (kind === 'dataset') await loadDataset(caller, ownerId, id);
-  else await loadModel(caller, ownerId, id);
+async function loadResource(caller: Caller, ownerId: string, kind: JobKind, id: string): Promise<ModelRecord | undefined> {
+  if (kind === 'dataset') {
+    await loadDataset(caller, ownerId, id);
+    return undefined;
+  }
+  return loadModel(caller, ownerId, id);
 }
 
 export function toJob(r: JobRecord): Job {
@@ -58,7 +63,7 @@ function parseSpec(action: ActionName, raw: unknown): Record<string, unknown> {
 
 /** Submit a chain of actions: one job each, each after the one before; answers their ids in order (TAO). */
 export async function submitJobs(caller: Caller, ownerId: string, kind: JobKind, resourceId: string, input: JobSubmit): Promise<string[]> {
-  await loadResource(caller, ownerId, kind, resourceId);
+  const model = await loadResource(caller, ownerId, kind, resourceId);
   const parentId = input.job ?? input.parent_job_id ?? null;
   let parent: JobRecord | undefined;
   if (parentId) {
@@ -75,6 +80,8 @@ export async function submitJobs(caller: Caller, ownerId: string, kind: JobKind,
     const def = actionDef(name)!;
     if (def.kind !== kind) throw new Unprocessable(`${name} applies to ${def.kind}s, not ${kind}s`, [{ path: ['body', 'actions', index], message: `a ${def.kind} action` }]);
     if (!def.available) throw new Unprocessable(`${name} is not available yet`, [{ path: ['body', 'actions', index], message: 'not available' }]);
+    const missing = model && missingFor(model, name);
+    if (missing) throw new Unprocessable(`${name} needs the model's ${missing}: PATCH the model to set it first`, [{ path: ['body', 'actions', index], message: `the model has no ${missing}` }]);
     const saved = (await getItem(specKey(kind, resourceId, name)))?.spec;
     jobs.push({
       id: newId(),
@@ -184,6 +191,9 @@ export async function cancelLiveJobs(kind: JobKind, resourceId: string, reason: 
   return canceled;
 }
 
+/** What a checkpointing worker leaves once it has a checkpoint (CONTRACT.md): train's pointer, sleep's state. */
+const CHECKPOINT_MARKERS = ['latest.json', 'sleep.json'];
+
 /** Actions that keep checkpoints, so a run can pause and resume (TAO's train-like; `sleep` for tests). */
 const RESUMABLE = ['train', 'retrain', 'sleep'];
 
@@ -206,8 +216,8 @@ export async function resumeJob(caller: Caller, ownerId: string, kind: JobKind, 
   const job = await loadJob(caller, ownerId, kind, resourceId, jobId);
   if (!RESUMABLE.includes(job.action)) throw new Conflict(`${job.action} jobs keep no checkpoints: they cannot resume`);
   if (!['Paused', 'Canceled', 'Error'].includes(job.status)) throw new Conflict(`only a Paused, Canceled or Error job can resume; this one is ${job.status}`);
-  const { objects } = await listObjects(`${jobOutputPrefix(jobId)}checkpoints/`, 1);
-  if (objects.length === 0) throw new Conflict('the job has no checkpoint to resume from');
+  const markers = await Promise.all(CHECKPOINT_MARKERS.map((name) => headObject(`${jobOutputPrefix(jobId)}checkpoints/${name}`)));
+  if (!markers.some(Boolean)) throw new Conflict('the job has no checkpoint to resume from');
   await deleteObject(`${jobOutputPrefix(jobId)}control.json`);
   const resumes = (job.resumes ?? 0) + 1;
   const resuming = await transition(jobId, [job.status], 'Resuming', { resumes, statusReason: undefined, finishedOn: undefined, batchJobId: undefined });

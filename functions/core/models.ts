@@ -46,6 +46,7 @@ function toModel(r: ModelRecord): Model {
     calibration_dataset_version: r.calibrationDatasetVersion,
     read_only: r.readOnly,
     tags: r.tags,
+    artifacts: r.artifacts ?? {},
     revision: r.revision,
     created_on: r.createdOn,
     last_modified: r.lastModified,

@@ -71,6 +71,7 @@ export function toSample(r: SampleRecord): Sample {
     labels: r.labels ?? [],
     tags: r.tags ?? [],
     review_state: r.reviewState ?? 'unreviewed',
+    ...(r.pendingAnnotations?.length ? { pending_annotations: r.pendingAnnotations, ...(r.pendingFromJob ? { pending_from_job: r.pendingFromJob } : {}) } : {}),
     revision: r.revision,
     created_on: r.createdOn,
     last_modified: r.lastModified,
@@ -165,6 +166,7 @@ export async function listSamples(caller: Caller, ownerId: string, datasetId: st
   if (query.label) filter('labels', 'contains(#labels, :label)', [':label', query.label]);
   if (query.tag) filter('tags', 'contains(#tags, :tag)', [':tag', query.tag]);
   if (query.review_state) filter('reviewState', '#reviewState = :review', [':review', query.review_state]);
+  if (query.pending !== undefined) filter('pendingAnnotations', query.pending ? 'size(#pendingAnnotations) > :none' : 'attribute_not_exists(#pendingAnnotations)', query.pending ? [':none', 0] : undefined);
   const base = samplesByPath(datasetId);
   const params = filters.length
     ? { ...base, FilterExpression: filters.join(' AND '), ExpressionAttributeNames: names, ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ...values } }
@@ -172,7 +174,7 @@ export async function listSamples(caller: Caller, ownerId: string, datasetId: st
   const page = await readPage(
     params,
     { size: query.size, skip: query.skip, cursor: query.cursor },
-    { callerId: caller.userId, query: { ns: ownerId, kind: 'sample', dataset: datasetId, labeled: query.labeled, label: query.label, tag: query.tag, review: query.review_state } },
+    { callerId: caller.userId, query: { ns: ownerId, kind: 'sample', dataset: datasetId, labeled: query.labeled, label: query.label, tag: query.tag, review: query.review_state, pending: query.pending } },
     filters.length ? undefined : () => countOfSamples(datasetId),
   );
   return { ...page, items: (page.items as unknown as SampleRecord[]).map(toSample) };
@@ -197,9 +199,14 @@ export async function getSample(caller: Caller, ownerId: string, datasetId: stri
 export async function updateSample(caller: Caller, ownerId: string, datasetId: string, sampleId: string, patch: SamplePatch, ifMatch?: string): Promise<Sample> {
   const current = await loadSample(caller, ownerId, datasetId, sampleId);
   checkIfMatch(ifMatch, current.revision);
-  if (patch.annotations) await ensureLabels(datasetId, labelsOf(patch.annotations));
+  // Reviewing auto-labels: accepted makes them the annotations (unless the patch gives its own), rejected drops them.
+  const pending = current.pendingAnnotations?.length ? current.pendingAnnotations : undefined;
+  const accepted = pending && patch.review_state === 'accepted' && !patch.annotations ? pending.map((p) => ({ label: p.label })) : undefined;
+  const annotations = patch.annotations ?? accepted;
+  const settles = pending && (annotations !== undefined || patch.review_state === 'accepted' || patch.review_state === 'rejected');
+  if (annotations) await ensureLabels(datasetId, labelsOf(annotations));
   try {
-    return toSample(await changeSample(datasetId, sampleId, { annotations: patch.annotations, tags: patch.tags, reviewState: patch.review_state }, current.revision));
+    return toSample(await changeSample(datasetId, sampleId, { annotations, tags: patch.tags, reviewState: patch.review_state, clearPending: settles }, current.revision));
   } catch (error) {
     if (!isConditionalCheckFailure(error)) throw error;
     throw ifMatch !== undefined ? new PreconditionFailed() : new Conflict('the sample changed while this request ran; retry');
@@ -213,7 +220,7 @@ export async function updateSample(caller: Caller, ownerId: string, datasetId: s
 export async function changeSample(
   datasetId: string,
   sampleId: string,
-  change: { annotations?: Annotation[]; tags?: string[]; reviewState?: string },
+  change: { annotations?: Annotation[]; tags?: string[]; reviewState?: string; clearPending?: boolean },
   expectedRevision?: number,
 ): Promise<SampleRecord> {
   const fields: Record<string, unknown> = { lastModified: new Date().toISOString() };
@@ -223,9 +230,9 @@ export async function changeSample(
   const names = Object.fromEntries(Object.keys(fields).map((k) => [`#${k}`, k]));
   const values = Object.fromEntries(Object.entries(fields).map(([k, v]) => [`:${k}`, v]));
   return (await updateItem(sampleKey(datasetId, sampleId), {
-    UpdateExpression: `SET ${Object.keys(fields).map((k) => `#${k} = :${k}`).join(', ')} ADD #revision :one`,
+    UpdateExpression: `SET ${Object.keys(fields).map((k) => `#${k} = :${k}`).join(', ')} ADD #revision :one${change.clearPending ? ' REMOVE #pending, #pendingFrom' : ''}`,
     ConditionExpression: expectedRevision === undefined ? 'attribute_exists(pk)' : 'attribute_exists(pk) AND #revision = :expected',
-    ExpressionAttributeNames: { ...names, '#revision': 'revision' },
+    ExpressionAttributeNames: { ...names, '#revision': 'revision', ...(change.clearPending ? { '#pending': 'pendingAnnotations', '#pendingFrom': 'pendingFromJob' } : {}) },
     ExpressionAttributeValues: { ...values, ':one': 1, ...(expectedRevision === undefined ? {} : { ':expected': expectedRevision }) },
   })) as unknown as SampleRecord;
 }
@@ -306,7 +313,8 @@ export async function annotateSamples(caller: Caller, ownerId: string, datasetId
   const dataset = await loadDataset(caller, ownerId, datasetId);
   const results = await mapLimited(input.samples, IN_FLIGHT, async (item, index): Promise<BatchItemResult> => {
     try {
-      await changeSample(dataset.id, item.sample_id, { annotations: item.annotations, reviewState: item.review_state });
+      // A person's annotations settle any auto-labels waiting for review.
+      await changeSample(dataset.id, item.sample_id, { annotations: item.annotations, reviewState: item.review_state, clearPending: true });
       return { index, success: true, sample_id: item.sample_id };
     } catch (error) {
       return itemFailure(index, isConditionalCheckFailure(error) ? new NotFound('sample') : error, item.sample_id);

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as z from 'zod';
 import { type ActionResult, Canceled, InvalidSpec, type JobContext } from '../context';
+import { pauseRequested } from '../control';
 
 /**
  * sleep (test only): a stand-in for a long job, for the orchestrator's tests of progress, cancel, timeout,
@@ -20,17 +21,6 @@ export function parseSleepSpec(spec: unknown) {
   const parsed = Spec.safeParse(spec);
   if (!parsed.success) throw new InvalidSpec(`spec: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`).join('; ')}`);
   return parsed.data;
-}
-
-async function pauseRequested(ctx: JobContext): Promise<boolean> {
-  const text = await ctx.storage.getText(ctx.output('control.json'), { signal: ctx.signal });
-  if (!text) return false;
-  try {
-    return (JSON.parse(text) as { pause?: unknown })?.pause === true;
-  } catch {
-    ctx.log('control.json is not valid JSON: ignored');
-    return false;
-  }
 }
 
 export async function sleep(ctx: JobContext): Promise<ActionResult> {

@@ -29,11 +29,22 @@ const cpu = { queue: 'cpu' as const, resources: { vcpus: 2, memoryMiB: 4096, gpu
 const gpu = { queue: 'gpu' as const, resources: { vcpus: 4, memoryMiB: 16384, gpus: 1 } };
 
 const TrainSpec = z.strictObject({
-  epochs: z.number().int().min(1).max(10_000).default(10),
-  batch_size: z.number().int().min(1).max(4096).default(32),
-  learning_rate: z.number().positive().max(10).default(0.001),
+  epochs: z.number().int().min(1).max(1000).default(10),
+  batch_size: z.number().int().min(1).max(1024).default(32),
+  learning_rate: z.number().positive().max(1).default(0.003),
+  image_size: z.number().int().min(8).max(128).default(16).describe('Side of the square greyscale input in pixels (train only: retrain keeps its model\'s)'),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(42).describe('Seeds the weights, the shuffling, the augmentation and the validation split'),
+  val_split: z.number().min(0).max(0.5).default(0.2).describe('Fraction of the labelled images held out for validation'),
   checkpoint_interval: z.number().int().min(1).default(1).describe('Epochs between checkpoints'),
+  augmentation: z
+    .strictObject({ horizontal_flip: z.boolean().default(true), vertical_flip: z.boolean().default(false) })
+    .default({ horizontal_flip: true, vertical_flip: false })
+    .describe('Random flips of training images, each with probability 0.5'),
 });
+
+const PredictSpec = {
+  batch_size: z.number().int().min(1).max(4096).default(256),
+};
 
 export const actions = {
   validate: {
@@ -56,27 +67,40 @@ export const actions = {
     description: 'Flipped copies of the images (PNG) with their boxes flipped to match',
     spec: z.strictObject({ flip_horizontal: z.boolean().default(true), flip_vertical: z.boolean().default(false) }),
   },
-  train: { kind: 'model', ...gpu, timeLimitS: DAY, available: false, description: 'Train the model on its train datasets', spec: TrainSpec },
-  retrain: { kind: 'model', ...gpu, timeLimitS: DAY, available: false, description: 'Train again from a pruned model', spec: TrainSpec },
+  train: {
+    kind: 'model', ...gpu, timeLimitS: DAY, available: true,
+    description: 'Train the model (tiny_cnn) on the labelled images of its train datasets, with a checkpoint every checkpoint_interval epochs',
+    spec: TrainSpec,
+  },
+  retrain: {
+    kind: 'model', ...gpu, timeLimitS: DAY, available: true,
+    description: 'Fine-tune a (pruned) model from its parent job on the train datasets; pruned weights stay zero',
+    spec: TrainSpec,
+  },
   evaluate: {
-    kind: 'model', ...gpu, timeLimitS: DAY, available: false, description: 'Evaluate the model on its eval dataset',
-    spec: z.strictObject({ batch_size: z.number().int().min(1).max(4096).default(32) }),
+    kind: 'model', ...gpu, timeLimitS: DAY, available: true,
+    description: 'Accuracy, per-class precision and recall and the confusion matrix on the eval dataset',
+    spec: z.strictObject(PredictSpec),
   },
   prune: {
-    kind: 'model', ...gpu, timeLimitS: DAY, available: false, description: 'Prune the trained model',
-    spec: z.strictObject({ threshold: z.number().min(0).max(1).default(0.1) }),
+    kind: 'model', ...gpu, timeLimitS: DAY, available: true,
+    description: 'Magnitude pruning: the smallest weights of every kernel, to the given ratio, become zero',
+    spec: z.strictObject({ ratio: z.number().min(0).max(0.99).default(0.5).describe('Fraction of each kernel\'s weights set to zero') }),
   },
   export: {
-    kind: 'model', ...gpu, timeLimitS: DAY, available: false, description: 'Export the model (ONNX)',
-    spec: z.strictObject({ opset: z.number().int().min(7).max(21).default(13) }),
+    kind: 'model', ...gpu, timeLimitS: DAY, available: true,
+    description: 'Export the model as ONNX, checked against the trained model in onnxruntime on the eval images',
+    spec: z.strictObject({ opset: z.number().int().min(13).max(21).default(13) }),
   },
   inference: {
-    kind: 'model', ...gpu, timeLimitS: DAY, available: false, description: 'Run the model on its inference dataset',
-    spec: z.strictObject({ batch_size: z.number().int().min(1).max(4096).default(32), threshold: z.number().min(0).max(1).default(0.5) }),
+    kind: 'model', ...gpu, timeLimitS: DAY, available: true,
+    description: 'Predictions for every image of the inference dataset, as JSON lines',
+    spec: z.strictObject(PredictSpec),
   },
   generate: {
-    kind: 'model', ...gpu, timeLimitS: DAY, available: false, description: 'Auto-label a dataset with the model',
-    spec: z.strictObject({ threshold: z.number().min(0).max(1).default(0.5) }),
+    kind: 'model', ...gpu, timeLimitS: DAY, available: true,
+    description: 'Auto-label: predictions for the unlabelled images of the inference dataset become pending annotations with their confidence',
+    spec: z.strictObject({ ...PredictSpec, threshold: z.number().min(0).max(1).default(0.5).describe('Only predictions at least this confident are written back') }),
   },
   sleep: {
     kind: 'dataset', ...cpu, timeLimitS: DAY, available: true,

@@ -31,6 +31,28 @@ export interface ModelRecord extends OwnedRecord {
   /** TAO's read_only: the model refuses changes (PUT, PATCH, DELETE) until a PATCH sets it false. */
   readOnly: boolean;
   tags: string[];
+  /** The newest trained (tfjs) and exported (onnx) model, recorded when their jobs end Done. */
+  artifacts?: Partial<Record<'tfjs' | 'onnx', ModelArtifact>>;
+}
+
+/** A model a job made, as later jobs and the registry find it. */
+export interface ModelArtifact {
+  format: 'tfjs' | 'onnx';
+  framework: string;
+  /** s3://bucket/key of the model file (model.json, model.onnx). */
+  uri: string;
+  /** Its key (or key prefix, for tfjs) in the bucket. */
+  key: string;
+  job_id: string;
+  action: string;
+  /** The job whose model this one was made from (retrain, prune, export), if any. */
+  parent_job_id: string | null;
+  network_arch: string;
+  /** Class index → label. */
+  labels: string[];
+  image_size: number;
+  metrics: Record<string, number>;
+  created_on: string;
 }
 
 /** Every dataset a model uses, in any role, once each. */

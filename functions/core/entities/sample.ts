@@ -20,6 +20,10 @@ export interface SampleRecord {
   labels: string[];
   tags: string[];
   reviewState: 'unreviewed' | 'accepted' | 'rejected';
+  /** A model's guesses (generate, auto-label), waiting for a person to accept or reject them. */
+  pendingAnnotations?: { label: string; confidence: number }[];
+  /** The generate job they came from. */
+  pendingFromJob?: string;
   revision: number;
   createdOn: string;
   lastModified: string;

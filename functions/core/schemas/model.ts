@@ -58,6 +58,8 @@ export const NETWORK_ARCHS = [
   'bevfusion',
   'sparse4d',
   'stylegan_xl',
+  // Trainyard's reference network (trained by the reference worker, worker/ml/tiny-cnn.ts)
+  'tiny_cnn',
   // Data services
   'annotations',
   'analytics',
@@ -147,6 +149,23 @@ export type ModelReplace = z.infer<typeof ModelReplace>;
 export const ModelPatch = z.strictObject({ network_arch: editable.network_arch.optional(), ...optionalFields });
 export type ModelPatch = z.infer<typeof ModelPatch>;
 
+export const ModelArtifact = z
+  .object({
+    format: z.enum(['tfjs', 'onnx']),
+    framework: z.string(),
+    uri: z.string().describe('s3:// URI of the model file (model.json or model.onnx); the job\'s files route serves it'),
+    key: z.string(),
+    job_id: Id.describe('The job that made it'),
+    action: z.string(),
+    parent_job_id: Id.nullable().describe('The job whose model it was made from'),
+    network_arch: z.string(),
+    labels: z.array(z.string()).describe('Class index → label'),
+    image_size: z.number().int(),
+    metrics: z.record(z.string(), z.number()),
+    created_on: Timestamp,
+  })
+  .meta({ id: 'ModelArtifact' });
+
 export const Model = z
   .object({
     id: Id,
@@ -170,6 +189,9 @@ export const Model = z
     calibration_dataset_version: Id.nullable(),
     read_only: z.boolean(),
     tags: z.array(z.string()),
+    artifacts: z
+      .object({ tfjs: ModelArtifact.optional(), onnx: ModelArtifact.optional() })
+      .describe('The newest trained (tfjs: train, retrain, prune) and exported (onnx: export) model, recorded when their jobs end Done'),
     revision: z.number().int().describe('Concurrency revision; also served as the ETag'),
     created_on: Timestamp,
     last_modified: Timestamp,

@@ -49,6 +49,11 @@ export const Sample = z
     labels: z.array(z.string()).describe('The distinct labels of its annotations'),
     tags: z.array(z.string()),
     review_state: ReviewState,
+    pending_annotations: z
+      .array(z.object({ label: z.string(), confidence: z.number().min(0).max(1) }))
+      .optional()
+      .describe("A model's auto-labels (a generate job), waiting for review: PATCH review_state accepted makes them the annotations, rejected drops them"),
+    pending_from_job: Id.optional().describe('The generate job the pending annotations came from'),
     revision: z.number().int(),
     created_on: Timestamp,
     last_modified: Timestamp,
@@ -63,6 +68,7 @@ export const SampleListQuery = PageQuery.extend({
   label: LabelName.optional().describe('Samples with an annotation of this label'),
   tag: Tag.optional().describe('Samples with this tag'),
   review_state: ReviewState.optional(),
+  pending: Flag.optional().describe('true: samples with auto-labels waiting for review; false: samples without'),
 });
 export type SampleListQuery = z.infer<typeof SampleListQuery>;
 
