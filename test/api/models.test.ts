@@ -86,6 +86,7 @@ describe('model CRUD', () => {
       calibration_dataset_version: null,
       read_only: false,
       tags: [],
+      artifacts: {},
       revision: 1,
       created_on: expect.stringMatching(ISO),
       last_modified: created.body.created_on,

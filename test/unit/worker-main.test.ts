@@ -229,12 +229,14 @@ describe('the worker as a child process: dataset actions', { timeout: 20_000 }, 
     expect((await json(`${out}augmentation.json`)).skipped).toEqual([{ path: 'photo.jpg', reason: 'only PNG images can be flipped by this worker (this is image/jpeg)' }]);
   });
 
-  it('a model action ends at once with exit 1; a dataset action without its manifest is an invalid invocation (exit 2)', async () => {
+  it('a model action without its inputs, and a dataset action without its manifest, are invalid invocations (exit 2); missing inputs are an Error (exit 1)', async () => {
     // Act
-    const [train, bad] = await Promise.all([runWorker('train'), runWorker('validate')]);
+    const [train, bad, lost] = await Promise.all([runWorker('train'), runWorker('validate'), runWorker('evaluate', { env: { TRAINYARD_MODEL_INPUTS: 'jobs/nowhere/inputs.json' } })]);
     // Assess
-    expect(train.code, train.stdout).toBe(1);
-    expect(await json(`jobs/${train.jobId}/status.json`)).toMatchObject({ status: 'Error', message: 'model actions are not available yet' });
+    expect(train.code, train.stdout).toBe(2);
+    expect(await json(`jobs/${train.jobId}/status.json`)).toMatchObject({ status: 'Error', message: expect.stringMatching(/TRAINYARD_MODEL_INPUTS required for train/) });
+    expect(lost.code, lost.stdout).toBe(1);
+    expect(await json(`jobs/${lost.jobId}/status.json`)).toMatchObject({ status: 'Error', message: 'no model inputs at jobs/nowhere/inputs.json' });
     expect(bad.code, bad.stdout).toBe(2);
     expect(await json(`jobs/${bad.jobId}/status.json`)).toMatchObject({ status: 'Error', message: expect.stringMatching(/TRAINYARD_INPUT_MANIFEST required/) });
   });
