@@ -25,6 +25,7 @@ try {
   console.log(`OpenAPI:      ${runtime.url}/api/v1/openapi.json`);
   console.log(`Admin token:  ${where}`);
   console.log(`Data:         ${runtime.dataDir}`);
+  console.log(`Local Batch:  ${runtime.batchUrl} (POST /local/spot-reclaim {"jobName": "<job id>"} simulates a Spot reclaim)`);
   const shutdown = () => {
     runtime.stop().then(
       () => process.exit(0),
