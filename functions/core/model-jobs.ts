@@ -95,7 +95,7 @@ export async function prepareModelInputs(job: JobRecord, out: string): Promise<s
   }
   const source = job.action === 'train' ? null : await sourceOf(job, model);
   if (job.action !== 'train' && !source) throw new NotRunnableInput(`${job.action} needs a trained model: run train first (or give a parent job that made one)`);
-  const inputs = { model_id: model.id, network_arch: model.networkArch, datasets, source };
+  const inputs = { model_id: model.id, network_arch: model.networkArch, checkpoint_choose_method: model.checkpointChooseMethod, datasets, source };
   await putObject(key, Buffer.from(JSON.stringify(inputs, null, 2)), 'application/json');
   return key;
 }

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { shapesDataset } from '../../worker/data/shapes';
 import { deserialize } from '../../worker/ml/model-store';
 import { modelInputOf } from '../../worker/ml/pixels';
+import { kernelsOf } from '../../worker/ml/prune';
 import { argmax, predict } from '../../worker/ml/tiny-cnn';
 import { newDataset, store, tarball } from './dataset-files';
 import { fetchBytes, type Json, newUser, type TestUser } from './helpers';
@@ -148,6 +149,26 @@ describe('train, evaluate, export', () => {
     expect(rejected.body).toMatchObject({ review_state: 'rejected', annotations: [], labels: [] });
     expect(rejected.body.pending_annotations).toBeUndefined();
     expect((await owner.api.get(`${unlabelled.base}/sample?pending=true&size=100`)).body).toHaveLength(10);
+
+    // Act: prune the recorded model, fine-tune the pruned one, evaluate the result.
+    const [pruned, retrained, reevaluated] = await submit(modelId, { actions: ['prune', 'retrain', 'evaluate'], specs: { prune: { ratio: 0.5 }, retrain: { ...TRAINING, epochs: 1 } } });
+
+    // Assess: half of every kernel is zero after pruning and stays zero after retraining; the model resource follows.
+    const p = await ended(modelId, pruned!);
+    expect(p.status, JSON.stringify(p)).toBe('Done');
+    const sparsity = p.result.stats.find((s: Json) => s.metric === 'sparsity').value;
+    expect(sparsity).toBeGreaterThanOrEqual(0.5);
+    expect(p.result.stats.find((s: Json) => s.metric === 'gzip_bytes_after').value).toBeLessThan(p.result.stats.find((s: Json) => s.metric === 'gzip_bytes_before').value);
+    const r = await ended(modelId, retrained!);
+    expect(r.status, JSON.stringify(r)).toBe('Done');
+    expect((await ended(modelId, reevaluated!)).status).toBe('Done');
+    const retrainFiles = await files(modelId, retrained!);
+    const fineTuned = await deserialize({ modelJson: JSON.parse((await fetchBytes(retrainFiles['model/model.json']!)).toString()), weights: await fetchBytes(retrainFiles['model/weights.bin']!) });
+    const kernels = kernelsOf(fineTuned).map((k) => k.read().dataSync() as Float32Array);
+    const zeros = kernels.reduce((n, k) => n + k.filter((v) => v === 0).length, 0) / kernels.reduce((n, k) => n + k.length, 0);
+    expect(zeros).toBeGreaterThanOrEqual(0.5);
+    const lineage = (await owner.api.get(modelBase(modelId))).body.artifacts.tfjs;
+    expect(lineage).toMatchObject({ job_id: retrained, action: 'retrain', parent_job_id: pruned, metrics: { sparsity } });
   });
 });
 

@@ -4,7 +4,7 @@ import { type ActionResult, InvalidSpec, type JobContext, throwIfCanceled } from
 import { pauseRequested } from '../control';
 import { random } from '../data/shapes';
 import { datasetsFor, type Example, isHeldOut, loadExamples, readModelInputs } from '../ml/inputs';
-import { readLatestCheckpoint, serialize, type TrainingState, writeCheckpoint, writeModel } from '../ml/model-store';
+import { readLatestCheckpoint, readModel, serialize, type TrainingState, writeCheckpoint, writeModel } from '../ml/model-store';
 import { flipped } from '../ml/pixels';
 import { loadSourceModel } from '../ml/source';
 import { argmax, batchTensor, buildTinyCnn, compileForTraining, INPUT_DESCRIPTION, type ModelMeta, NETWORK_ARCHS, type NetworkArch, predict } from '../ml/tiny-cnn';
@@ -102,8 +102,8 @@ async function fit(ctx: JobContext, action: 'train' | 'retrain'): Promise<Action
   // retrain keeps the pruned weights at zero: a mask of each kernel, applied after every step.
   const masks = action === 'retrain' ? kernelsOf(model).map((k) => ({ variable: k, mask: tf.tidy(() => tf.notEqual(k.read(), 0).toFloat()) })) : [];
   const state: TrainingState = checkpoint?.state ?? { epoch: 0, history: [], best: { epoch: 0, val_accuracy: -1 }, images_seen: 0 };
-  const meta = (): ModelMeta => {
-    const last = state.history.at(-1);
+  const meta = (epoch = state.epoch): ModelMeta => {
+    const last = state.history.find((h) => h.epoch === epoch);
     return {
       network_arch: inputs.network_arch as NetworkArch,
       framework: 'tfjs',
@@ -114,7 +114,7 @@ async function fit(ctx: JobContext, action: 'train' | 'retrain'): Promise<Action
       job_id: ctx.env.jobId,
       action,
       parent_job_id: inputs.source?.job_id ?? null,
-      epochs_trained: state.epoch,
+      epochs_trained: epoch,
       metrics: last ? { loss: round(last.loss), accuracy: round(last.accuracy), val_loss: round(last.val_loss), val_accuracy: round(last.val_accuracy) } : {},
       ...(action === 'retrain' ? { sparsity: source?.meta.sparsity ?? checkpoint?.meta.sparsity } : {}),
     };
@@ -160,7 +160,8 @@ async function fit(ctx: JobContext, action: 'train' | 'retrain'): Promise<Action
     state.epoch = epoch;
     state.images_seen += fitted.length;
     state.history.push({ epoch, loss: lossSum / fitted.length, accuracy: correctSum / fitted.length, val_loss: val.loss, val_accuracy: val.accuracy, seconds });
-    if (val.accuracy > state.best.val_accuracy) state.best = { epoch, val_accuracy: val.accuracy };
+    const improved = val.accuracy > state.best.val_accuracy;
+    if (improved) state.best = { epoch, val_accuracy: val.accuracy };
     const h = state.history.at(-1)!;
     ctx.log(`epoch ${epoch}/${spec.epochs}: loss ${round(h.loss)}, accuracy ${round(h.accuracy)}, val_loss ${round(h.val_loss)}, val_accuracy ${round(h.val_accuracy)} (${seconds.toFixed(1)} s, ${Math.round(fitted.length / fitSeconds)} images/s)`);
     ctx.metrics.add(
@@ -176,6 +177,8 @@ async function fit(ctx: JobContext, action: 'train' | 'retrain'): Promise<Action
       eta: round((spec.epochs - epoch) * perEpoch, 1),
       ...curves(state.history),
     });
+    // The best epoch's model, kept for checkpoint_choose_method best_model (written before the checkpoint that names it).
+    if (improved) await writeModel(ctx.storage, ctx.checkpoint('best/'), await serialize(model), meta(), ctx.signal);
     const pause = epoch < spec.epochs && (await pauseRequested(ctx));
     if (epoch % spec.checkpoint_interval === 0 || epoch === spec.epochs || pause) {
       const t = Date.now();
@@ -190,24 +193,28 @@ async function fit(ctx: JobContext, action: 'train' | 'retrain'): Promise<Action
     }
   }
 
-  const final = meta();
-  await writeModel(ctx.storage, ctx.output('artifacts/model/'), await serialize(model), final, ctx.signal);
+  // TAO's checkpoint_choose_method: the best epoch by val_accuracy (when there was validation), else the last.
+  const best = inputs.checkpoint_choose_method === 'best_model' && state.best.epoch > 0 && state.best.epoch !== state.epoch ? await readModel(ctx.storage, ctx.checkpoint('best/'), ctx.signal) : undefined;
+  const chosen = best ? { serialized: best.serialized, meta: meta(state.best.epoch) } : { serialized: await serialize(model), meta: meta() };
+  ctx.log(`the model is epoch ${chosen.meta.epochs_trained}'s (${best ? 'best val_accuracy' : 'last epoch'})`);
+  await writeModel(ctx.storage, ctx.output('artifacts/model/'), chosen.serialized, chosen.meta, ctx.signal);
   const counts = (set: Example[]) => Object.fromEntries(labels.map((l) => [l, set.filter((e) => e.label === l).length]));
   await ctx.storage.putJson(
     ctx.output('artifacts/training.json'),
-    { action, spec, labels, image_size: side, train_images: counts(fitted), val_images: counts(held), history: state.history, best: state.best, skipped, model: 'artifacts/model/' },
+    { action, spec, labels, image_size: side, train_images: counts(fitted), val_images: counts(held), history: state.history, best: state.best, model_epoch: chosen.meta.epochs_trained, checkpoint_choose_method: inputs.checkpoint_choose_method, skipped, model: 'artifacts/model/' },
     { signal: ctx.signal },
   );
-  const last = state.history.at(-1);
+  const last = state.history.find((h) => h.epoch === chosen.meta.epochs_trained);
   const rate = trainSeconds ? trainedImages / trainSeconds : undefined;
   return {
     status: 'Done',
     exitCode: 0,
-    message: `${action === 'train' ? 'trained' : 'retrained'} ${state.epoch} epochs: val_accuracy ${last ? round(last.val_accuracy) : 'n/a'}`,
+    message: `${action === 'train' ? 'trained' : 'retrained'} ${state.epoch} epochs; the model is epoch ${chosen.meta.epochs_trained}'s: val_accuracy ${last ? round(last.val_accuracy) : 'n/a'}`,
     stats: [
       { metric: 'train_images', value: fitted.length },
       { metric: 'val_images', value: held.length },
       { metric: 'epochs', value: state.epoch },
+      { metric: 'model_epoch', value: chosen.meta.epochs_trained },
       ...(last ? [{ metric: 'val_accuracy', value: round(last.val_accuracy) }, { metric: 'accuracy', value: round(last.accuracy) }] : []),
       ...(rate ? [{ metric: 'images_per_second', value: round(rate, 1) }] : []),
       { metric: 'skipped', value: skipped.length },

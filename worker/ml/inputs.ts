@@ -23,6 +23,8 @@ export type DatasetInput = z.infer<typeof DatasetInput>;
 export const ModelInputs = z.object({
   model_id: z.string(),
   network_arch: z.string(),
+  /** TAO's choice of the model train leaves: the best epoch by val_accuracy (default) or the last one. */
+  checkpoint_choose_method: z.string().default('best_model'),
   datasets: z.array(DatasetInput),
   /** The model to start from: a parent job's artifacts/model/, or the one recorded on the model. */
   source: z.object({ job_id: z.string(), action: z.string(), prefix: z.string().endsWith('/') }).nullable(),
