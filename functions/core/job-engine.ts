@@ -100,7 +100,9 @@ export async function prepareJob(jobId: string): Promise<Prepared> {
   }
   if (def.kind === 'model') {
     try {
-      environment.TRAINYARD_MODEL_INPUTS = await prepareModelInputs(job, out);
+      const { key, inputs } = await prepareModelInputs(job, out);
+      if (!job.modelInputs) await amend(jobId, { modelInputs: inputs });
+      environment.TRAINYARD_MODEL_INPUTS = key;
     } catch (error) {
       if (error instanceof NotRunnableInput) throw new NotRunnable(error.message);
       throw error;

@@ -5,7 +5,7 @@ import { type JobRecord, jobKey } from './entities/job';
 import { type ModelArtifact, modelKey, type ModelRecord } from './entities/model';
 import { sampleKey } from './entities/sample';
 import { type VersionRecord, versionKey } from './entities/version';
-import { headObject, putObject, readObject } from './s3';
+import { putObject, readObject } from './s3';
 import { freezeVersion } from './versions';
 
 /**
@@ -68,17 +68,31 @@ async function sourceOf(job: JobRecord, model: ModelRecord): Promise<{ job_id: s
 
 export class NotRunnableInput extends Error {}
 
+export interface ModelInputs {
+  model_id: string;
+  network_arch: string;
+  checkpoint_choose_method: string;
+  datasets: { role: Role; dataset_id: string; version_id: string; prefix: string; manifest: string; manifest_sha256: string }[];
+  source: { job_id: string; action: string; prefix: string } | null;
+}
+
 /**
  * Pin the inputs of a model job and write them at {out}inputs.json: each dataset at its pinned version
- * or, unless pinned, a version frozen now; the model to start from. A resumed job keeps the inputs of
- * its first run.
+ * or, unless pinned, a version frozen now; the model to start from. They are kept on the job record too
+ * (the worker can write under jobs/, so the server never reads them back from there): a resumed job
+ * gets the inputs of its first run, and generate's write-back trusts only the record.
  */
-export async function prepareModelInputs(job: JobRecord, out: string): Promise<string> {
+export async function prepareModelInputs(job: JobRecord, out: string): Promise<{ key: string; inputs: ModelInputs }> {
   const key = `${out}inputs.json`;
-  if (job.status === 'Resuming' && (await headObject(key))) return key;
+  const inputs = job.modelInputs ?? (await pinModelInputs(job));
+  await putObject(key, Buffer.from(JSON.stringify(inputs, null, 2)), 'application/json');
+  return { key, inputs };
+}
+
+async function pinModelInputs(job: JobRecord): Promise<ModelInputs> {
   const model = (await getItem(modelKey(job.resourceId), true)) as ModelRecord | undefined;
   if (!model) throw new NotRunnableInput('its model was deleted');
-  const datasets = [];
+  const datasets: ModelInputs['datasets'] = [];
   const roles = ROLES_OF[job.action] ?? [];
   // export reads the first role that the model names (eval, else train).
   const wanted = job.action === 'export' ? roles.filter((r) => datasetsOf(model, r).length).slice(0, 1) : roles;
@@ -95,9 +109,7 @@ export async function prepareModelInputs(job: JobRecord, out: string): Promise<s
   }
   const source = job.action === 'train' ? null : await sourceOf(job, model);
   if (job.action !== 'train' && !source) throw new NotRunnableInput(`${job.action} needs a trained model: run train first (or give a parent job that made one)`);
-  const inputs = { model_id: model.id, network_arch: model.networkArch, checkpoint_choose_method: model.checkpointChooseMethod, datasets, source };
-  await putObject(key, Buffer.from(JSON.stringify(inputs, null, 2)), 'application/json');
-  return key;
+  return { model_id: model.id, network_arch: model.networkArch, checkpoint_choose_method: model.checkpointChooseMethod, datasets, source };
 }
 
 async function readJson<T>(key: string): Promise<T | undefined> {
@@ -156,13 +168,12 @@ async function recordArtifact(modelId: string, format: 'tfjs' | 'onnx', artifact
 
 /**
  * generate's artifacts/auto_labels.jsonl becomes pending annotations on the samples still unlabelled,
- * only in the dataset the job was given (inputs.json, written by the server): a line naming anything
- * else is ignored. A person accepts or rejects them later (PATCH the sample's review_state).
+ * only in the dataset the job was given (as its record says; the worker's files are not trusted for
+ * that): a line naming anything else is ignored. A person accepts or rejects them later (PATCH the sample's review_state).
  */
 async function writePendingAnnotations(job: JobRecord): Promise<void> {
   const out = `jobs/${job.id}/`;
-  const inputs = await readJson<{ datasets: { dataset_id: string }[] }>(`${out}inputs.json`);
-  const allowed = new Set(inputs?.datasets.map((d) => d.dataset_id) ?? []);
+  const allowed = new Set(job.modelInputs?.datasets.map((d) => d.dataset_id) ?? []);
   let text: string;
   try {
     text = (await readObject(`${out}artifacts/auto_labels.jsonl`)).toString('utf8');

@@ -1,4 +1,5 @@
 import type { QueryInput } from '../dynamo';
+import type { ModelInputs } from '../model-jobs';
 
 /** The states of DESIGN.md (Jobs). Terminal ones never change again. */
 export const JOB_STATES = ['Pending', 'Running', 'Done', 'Error', 'Canceling', 'Canceled', 'Pausing', 'Paused', 'Resuming'] as const;
@@ -41,6 +42,8 @@ export interface JobRecord {
   batchJobId?: string;
   startedOn?: string;
   finishedOn?: string;
+  /** A model job's pinned inputs (model-jobs.ts), set when it first starts. */
+  modelInputs?: ModelInputs;
   /** Estimated compute cost in USD (instance price × run time), once it ran. */
   cost?: number;
   revision: number;
