@@ -230,6 +230,9 @@ export async function resumeJob(caller: Caller, ownerId: string, kind: JobKind, 
 export async function deleteJob(caller: Caller, ownerId: string, kind: JobKind, resourceId: string, jobId: string): Promise<Job> {
   const job = await loadJob(caller, ownerId, kind, resourceId, jobId);
   if (!TERMINAL.includes(job.status)) throw new Conflict(`the job is ${job.status}: cancel it first`);
+  // A Done job's outputs are recorded before it is Done: a model's recorded artifact cannot go from under it.
+  const recorded = kind === 'model' ? Object.values((await loadModel(caller, ownerId, resourceId)).artifacts ?? {}).find((a) => a?.job_id === jobId) : undefined;
+  if (recorded) throw new Conflict(`the model's ${recorded.format} artifact is this job's output: train or export again before deleting the job`);
   try {
     await deleteItem(jobKey(jobId), { ConditionExpression: '#revision = :expected', ExpressionAttributeNames: { '#revision': 'revision' }, ExpressionAttributeValues: { ':expected': job.revision } });
   } catch (error) {

@@ -122,6 +122,11 @@ describe('train, evaluate, export', () => {
     expect(recorded.artifacts.tfjs.metrics.val_accuracy).toBe(valAccuracy(t));
     expect(recorded.artifacts.onnx).toMatchObject({ format: 'onnx', job_id: exported, parent_job_id: trained, metrics: { top1_agreement: 1 } });
     expect(recorded.artifacts.onnx.uri).toMatch(new RegExp(`/jobs/${exported}/artifacts/model\\.onnx$`));
+    // A job whose output the model records cannot be deleted from under it; an evaluate job can.
+    const refused = await owner.api.delete(`${modelBase(modelId)}/job/${exported}`);
+    expect(refused.status, refused.text).toBe(409);
+    expect(refused.body.error_desc).toMatch(/onnx artifact/);
+    expect((await owner.api.delete(`${modelBase(modelId)}/job/${evaluated}`)).status).toBe(200);
 
     // Act: inference and auto-labelling start from the recorded model (no parent job).
     const [inferred, generated] = await submit(modelId, { actions: ['inference', 'generate'], specs: { generate: { threshold: 0 } } });
