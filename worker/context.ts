@@ -1,3 +1,4 @@
+import type * as z from 'zod';
 import type { JobEnv } from './env';
 import type { CategoryValues, JobLog, MetricsWriter, Stat, StatusFields, StatusWriter } from './status';
 import type { Storage } from './storage';
@@ -42,6 +43,13 @@ export class InvalidSpec extends Error {
     super(message);
     this.name = 'InvalidSpec';
   }
+}
+
+/** The spec checked against its schema (defaults filled in); InvalidSpec (exit 2) naming each field that does not fit. */
+export function parseSpec<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new InvalidSpec(`spec: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`).join('; ')}`);
+  return parsed.data;
 }
 
 /** Thrown out of the work when `signal` aborts; main turns it into `canceled` / 143. */

@@ -6,7 +6,7 @@ import { datasetKey } from './entities/dataset';
 import { executionNameOf, jobIdOfExecution, jobIndexKeys, jobKey, type JobRecord, type JobResult, type JobStatus, TERMINAL } from './entities/job';
 import { type VersionRecord, versionKey } from './entities/version';
 import { startExecution } from './orchestration';
-import { headObject, putObject, readObject } from './s3';
+import { headObject, putObject, readJsonObject, readObject } from './s3';
 import { freezeVersion, storeVersion } from './versions';
 import { NotRunnableInput, prepareModelInputs, recordModelJobOutput } from './model-jobs';
 
@@ -133,14 +133,6 @@ interface WorkerStatus {
   updated_on?: string;
 }
 
-async function readJson<T>(key: string): Promise<T | undefined> {
-  try {
-    return JSON.parse((await readObject(key)).toString('utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
 const seconds = (s?: number) => (s === undefined ? undefined : new Date(s * 1000).toISOString().slice(11, 19));
 
 /** The job's `result` from the worker's status.json (TAO's shape), with this state's message. */
@@ -173,7 +165,7 @@ function costOf(job: JobRecord, finishedOn: string): number | undefined {
 export async function finalizeJob(jobId: string): Promise<void> {
   const job = await loadJobRecord(jobId);
   if (!job) return;
-  const worker = await readJson<WorkerStatus>(`${jobOutputPrefix(jobId)}status.json`);
+  const worker = await readJsonObject<WorkerStatus>(`${jobOutputPrefix(jobId)}status.json`);
   const finishedOn = new Date().toISOString();
   if (job.action === 'dataset_convert') await registerOutputVersion(job);
   if (job.kind === 'model') await recordModelJobOutput(job);
@@ -223,7 +215,7 @@ function reasonOf(error: { Error?: string; Cause?: string } | undefined): string
 export async function failJob(jobId: string, error?: { Error?: string; Cause?: string }): Promise<void> {
   const job = await loadJobRecord(jobId);
   if (!job) return;
-  const worker = await readJson<WorkerStatus>(`${jobOutputPrefix(jobId)}status.json`);
+  const worker = await readJsonObject<WorkerStatus>(`${jobOutputPrefix(jobId)}status.json`);
   const finishedOn = new Date().toISOString();
   const reason = reasonOf(error);
   const canceled = await transition(jobId, ['Canceling'], 'Canceled', {
@@ -324,4 +316,3 @@ export async function recordExecutionEnd(executionName: string, status: string):
   }
 }
 
-export { readJson };

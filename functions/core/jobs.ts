@@ -7,13 +7,13 @@ import { deleteItem, getItem, isConditionalCheckFailure, putItem, queryPages, wr
 import { executionNameOf, jobItem, jobKey, type JobRecord, jobsOfResource, specKey, TERMINAL } from './entities/job';
 import { versionKey } from './entities/version';
 import { BadRequest, Conflict, NotFound, Unprocessable } from './errors';
-import { childLinkItem, failChildren, jobOutputPrefix, loadJobRecord, readJson, resultOf, transition } from './job-engine';
+import { childLinkItem, failChildren, jobOutputPrefix, loadJobRecord, resultOf, transition } from './job-engine';
 import { loadModel } from './models';
 import type { ModelRecord } from './entities/model';
 import { missingFor } from './model-jobs';
 import { startExecution, stopExecution, terminateBatchJob } from './orchestration';
 import { type Page, readPage } from './pagination';
-import { deleteObject, headObject, listObjects, PRESIGN_SECONDS, presignGet, putObject, readObject } from './s3';
+import { deleteObject, headObject, listObjects, PRESIGN_SECONDS, presignGet, putObject, readJsonObject, readObject } from './s3';
 import type { Job, JobListQuery, JobSubmit } from './schemas/job';
 import { newId } from './tokens';
 
@@ -126,7 +126,7 @@ async function loadJob(caller: Caller, ownerId: string, kind: JobKind, resourceI
 export async function getJob(caller: Caller, ownerId: string, kind: JobKind, resourceId: string, jobId: string): Promise<Job> {
   const job = await loadJob(caller, ownerId, kind, resourceId, jobId);
   if (['Running', 'Pausing'].includes(job.status)) {
-    const worker = await readJson<Parameters<typeof resultOf>[0]>(`${jobOutputPrefix(jobId)}status.json`);
+    const worker = await readJsonObject<Parameters<typeof resultOf>[0]>(`${jobOutputPrefix(jobId)}status.json`);
     if (worker?.status === 'Running') return toJob({ ...job, result: resultOf(worker, job.status, worker.message ?? job.status) });
   }
   return toJob(job);

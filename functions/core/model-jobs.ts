@@ -5,7 +5,8 @@ import { type JobRecord, jobKey } from './entities/job';
 import { type ModelArtifact, modelKey, type ModelRecord } from './entities/model';
 import { sampleKey } from './entities/sample';
 import { type VersionRecord, versionKey } from './entities/version';
-import { putObject, readObject } from './s3';
+import { mapLimited } from './concurrency';
+import { putObject, readJsonObject, readObject } from './s3';
 import { freezeVersion } from './versions';
 
 /**
@@ -112,21 +113,13 @@ async function pinModelInputs(job: JobRecord): Promise<ModelInputs> {
   return { model_id: model.id, network_arch: model.networkArch, checkpoint_choose_method: model.checkpointChooseMethod, datasets, source };
 }
 
-async function readJson<T>(key: string): Promise<T | undefined> {
-  try {
-    return JSON.parse((await readObject(key)).toString('utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
 /** After a model job is Done: record its model on the model resource, or write its auto-labels back. */
 export async function recordModelJobOutput(job: JobRecord): Promise<void> {
   const out = `jobs/${job.id}/`;
   const now = new Date().toISOString();
   const { bucketName } = config();
   if (MODEL_MAKERS.includes(job.action)) {
-    const meta = await readJson<{ labels: string[]; image_size: number; network_arch: string; metrics: Record<string, number>; parent_job_id: string | null; sparsity?: number; epochs_trained: number }>(`${out}artifacts/model/trainyard.json`);
+    const meta = await readJsonObject<{ labels: string[]; image_size: number; network_arch: string; metrics: Record<string, number>; parent_job_id: string | null; sparsity?: number; epochs_trained: number }>(`${out}artifacts/model/trainyard.json`);
     if (!meta) return;
     await recordArtifact(job.resourceId, 'tfjs', {
       format: 'tfjs', framework: 'tensorflow.js', uri: `s3://${bucketName}/${out}artifacts/model/model.json`, key: `${out}artifacts/model/`,
@@ -134,7 +127,7 @@ export async function recordModelJobOutput(job: JobRecord): Promise<void> {
       metrics: { ...meta.metrics, epochs: meta.epochs_trained, ...(meta.sparsity !== undefined ? { sparsity: meta.sparsity } : {}) }, created_on: now,
     });
   } else if (job.action === 'export') {
-    const report = await readJson<{ labels: string[]; image_size: number; bytes: number; source_job_id: string; check: { top1_agreement: number; max_probability_difference: number; images: number } }>(`${out}artifacts/export.json`);
+    const report = await readJsonObject<{ labels: string[]; image_size: number; bytes: number; source_job_id: string; check: { top1_agreement: number; max_probability_difference: number; images: number } }>(`${out}artifacts/export.json`);
     const model = (await getItem(modelKey(job.resourceId), true)) as ModelRecord | undefined;
     if (!report || !model) return;
     await recordArtifact(job.resourceId, 'onnx', {
@@ -183,23 +176,17 @@ async function writePendingAnnotations(job: JobRecord): Promise<void> {
   const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { sample_id: string; dataset_id: string; label: string; confidence: number });
   const wanted = lines.filter((l) => allowed.has(l.dataset_id) && typeof l.label === 'string' && Number.isFinite(l.confidence));
   const now = new Date().toISOString();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      for (let i = next++; i < wanted.length; i = next++) {
-        const line = wanted[i]!;
-        try {
-          await updateItem(sampleKey(line.dataset_id, line.sample_id), {
-            UpdateExpression: 'SET #pending = :pending, #from = :job, #lastModified = :now ADD #revision :one',
-            // Only samples still unlabelled: a person's labels always win over a model's guess.
-            ConditionExpression: 'attribute_exists(pk) AND size(#labels) = :zero',
-            ExpressionAttributeNames: { '#pending': 'pendingAnnotations', '#from': 'pendingFromJob', '#lastModified': 'lastModified', '#revision': 'revision', '#labels': 'labels' },
-            ExpressionAttributeValues: { ':pending': [{ label: line.label, confidence: line.confidence }], ':job': job.id, ':now': now, ':one': 1, ':zero': 0 },
-          });
-        } catch (error) {
-          if (!isConditionalCheckFailure(error)) throw error;
-        }
-      }
-    }),
-  );
+  await mapLimited(wanted, 16, async (line) => {
+    try {
+      await updateItem(sampleKey(line.dataset_id, line.sample_id), {
+        UpdateExpression: 'SET #pending = :pending, #from = :job, #lastModified = :now ADD #revision :one',
+        // Only samples still unlabelled: a person's labels always win over a model's guess.
+        ConditionExpression: 'attribute_exists(pk) AND size(#labels) = :zero',
+        ExpressionAttributeNames: { '#pending': 'pendingAnnotations', '#from': 'pendingFromJob', '#lastModified': 'lastModified', '#revision': 'revision', '#labels': 'labels' },
+        ExpressionAttributeValues: { ':pending': [{ label: line.label, confidence: line.confidence }], ':job': job.id, ':now': now, ':one': 1, ':zero': 0 },
+      });
+    } catch (error) {
+      if (!isConditionalCheckFailure(error)) throw error;
+    }
+  });
 }

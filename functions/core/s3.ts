@@ -177,6 +177,15 @@ export async function readObject(key: string, range?: { start: number; end: numb
   return Buffer.concat(chunks);
 }
 
+/** An object parsed as JSON; undefined when it is missing or not JSON (a worker's file may be either). */
+export async function readJsonObject<T>(key: string): Promise<T | undefined> {
+  try {
+    return JSON.parse((await readObject(key)).toString('utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function putObject(key: string, data: Buffer, contentType = 'application/octet-stream'): Promise<void> {
   await call('PUT', objectUrl(key), data, contentType);
 }

@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sampleIdFor } from '../../functions/core/entities/sample';
 import { formUpload, newDataset, png, store, tarball } from './dataset-files';
-import { type Json, type TestUser, mapLimit, newUser } from './helpers';
+import { type Json, type TestUser, mapLimit, newUser, waitFor as waitUntil } from './helpers';
 
 /**
  * Annotation formats end to end, on small datasets: KITTI label files from an archive, a JSON-lines
@@ -15,14 +15,7 @@ const WIDTH = 40;
 const HEIGHT = 20;
 const COUNT = 10;
 
-async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  let value = await read();
-  for (const started = Date.now(); !done(value); value = await read()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not reached after ${timeoutMs / 1000} s; last: ${JSON.stringify(value).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return value;
-}
+const waitFor = <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000) => waitUntil(what, read, done, timeoutMs, 100);
 
 const importStatus = async (user: TestUser, base: string) => (await user.api.get(base)).body.import_status.annotations as Json;
 const sampleCount = async (user: TestUser, base: string) => (await user.api.get(`${base}/stats`)).body.sample_count as number;

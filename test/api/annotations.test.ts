@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { sampleIdFor } from '../../functions/core/entities/sample';
 import { formUpload, png, tarball } from './dataset-files';
-import { type Api, type Json, newUser } from './helpers';
+import { type Api, type Json, newUser, waitFor as waitUntil } from './helpers';
 
 /**
  * Acceptance: an archive of 2,000 small images with their COCO (or YOLO) annotations becomes samples with
@@ -31,14 +31,7 @@ function expectedLabels() {
 
 const name = (i: number) => `img_${String(i).padStart(5, '0')}`;
 
-async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 90_000): Promise<T> {
-  let value = await read();
-  for (const started = Date.now(); !done(value); value = await read()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not reached after ${timeoutMs / 1000} s; last: ${JSON.stringify(value).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return value;
-}
+const waitFor = <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 90_000) => waitUntil(what, read, done, timeoutMs, 250);
 
 /** Waits until the dataset has every image as a sample and every annotation file reported. */
 async function settled(api: Api, base: string, annotationFiles: number) {

@@ -163,3 +163,13 @@ export async function fetchBytes(url: string): Promise<Buffer> {
     }
   }
 }
+
+/** Read until `done` holds, every `intervalMs`; past `timeoutMs`, fail naming what was awaited and the last value read. */
+export async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000, intervalMs = 100): Promise<T> {
+  let value = await read();
+  for (const started = Date.now(); !done(value); value = await read()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not reached after ${timeoutMs / 1000} s; last: ${JSON.stringify(value).slice(0, 800)}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  return value;
+}

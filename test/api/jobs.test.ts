@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { png } from './dataset-files';
-import { apiUrl, datasetsPath, fetchBytes, type Json, mapLimit, newUser, type TestUser } from './helpers';
+import { apiUrl, datasetsPath, fetchBytes, type Json, mapLimit, newUser, type TestUser, waitFor } from './helpers';
 
 /**
  * Jobs end to end on the embedded runtime: the API submits, the workflow's own definition runs in the
@@ -15,14 +15,6 @@ let owner: TestUser;
 let dataset: { id: string; base: string };
 const batch = (path: string, init?: RequestInit) => fetch(`${inject('batchUrl')}${path}`, init);
 
-async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  let value = await read();
-  for (const started = Date.now(); !done(value); value = await read()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not reached after ${timeoutMs / 1000} s; last: ${JSON.stringify(value).slice(0, 800)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return value;
-}
 
 const jobPath = (id: string) => `${dataset.base}/job/${id}`;
 const job = async (id: string) => (await owner.api.get(jobPath(id))).body as Json;

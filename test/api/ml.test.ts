@@ -7,7 +7,7 @@ import { modelInputOf } from '../../worker/ml/pixels';
 import { kernelsOf } from '../../worker/ml/prune';
 import { argmax, predict } from '../../worker/ml/tiny-cnn';
 import { newDataset, store, tarball } from './dataset-files';
-import { fetchBytes, type Json, newUser, type TestUser } from './helpers';
+import { fetchBytes, type Json, newUser, type TestUser, waitFor as waitUntil } from './helpers';
 
 /**
  * Real ML end to end, CI-sized: the seeded shapes data set uploaded as an archive, tiny_cnn trained,
@@ -22,14 +22,7 @@ const SIDE = 16;
 const TRAINING = { epochs: 3, seed: 5, batch_size: 16, learning_rate: 0.005 };
 const batch = (path: string, init?: RequestInit) => fetch(`${inject('batchUrl')}${path}`, init);
 
-async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 240_000): Promise<T> {
-  let value = await read();
-  for (const started = Date.now(); !done(value); value = await read()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not reached after ${timeoutMs / 1000} s; last: ${JSON.stringify(value).slice(0, 800)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return value;
-}
+const waitFor = <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 240_000) => waitUntil(what, read, done, timeoutMs, 200);
 
 async function newModel(body: Json = {}): Promise<string> {
   const created = await owner.api.post(`/api/v1/user/${owner.id}/model`, { name: 'shapes', network_arch: 'tiny_cnn', train_datasets: [train.id], eval_dataset: train.id, inference_dataset: unlabelled.id, ...body });

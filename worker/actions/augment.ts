@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { sampleIdFor } from '../../functions/core/entities/sample';
-import { type ActionResult, InvalidSpec, type JobContext, mapLimited, progressReporter } from '../context';
+import { type ActionResult, InvalidSpec, type JobContext, mapLimited, parseSpec, progressReporter } from '../context';
 import { fileKey, isSafePath, labelsOf, type ManifestAnnotation, type ManifestSample, manifestText, readInputManifest } from '../manifest';
 import { decodePng, encodePng, type Flip, flipImage, isPng, PngError, type PngImage } from '../png';
 
@@ -16,9 +16,8 @@ const SUFFIX: Record<Flip, string> = { horizontal: '_flip_h', vertical: '_flip_v
 export const AUGMENTED_TAG = 'augmented';
 
 export function parseAugmentSpec(spec: unknown): Flip[] {
-  const parsed = Spec.safeParse(spec);
-  if (!parsed.success) throw new InvalidSpec(`spec: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const flips: Flip[] = [...(parsed.data.flip_horizontal ? ['horizontal' as const] : []), ...(parsed.data.flip_vertical ? ['vertical' as const] : [])];
+  const parsed = parseSpec(Spec, spec);
+  const flips: Flip[] = [...(parsed.flip_horizontal ? ['horizontal' as const] : []), ...(parsed.flip_vertical ? ['vertical' as const] : [])];
   if (!flips.length) throw new InvalidSpec('spec: ask for at least one augmentation (flip_horizontal or flip_vertical: true)');
   return flips;
 }

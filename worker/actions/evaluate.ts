@@ -1,5 +1,5 @@
 import { actions } from '../../functions/core/actions/catalogue';
-import { type ActionResult, InvalidSpec, type JobContext } from '../context';
+import { type ActionResult, InvalidSpec, type JobContext, parseSpec } from '../context';
 import { datasetsFor, loadExamples, readModelInputs } from '../ml/inputs';
 import { loadSourceModel } from '../ml/source';
 import { argmax, predict } from '../ml/tiny-cnn';
@@ -25,8 +25,7 @@ export function confusionReport(labels: string[], truth: number[], predicted: nu
 }
 
 export async function evaluate(ctx: JobContext): Promise<ActionResult> {
-  const parsed = actions.evaluate.spec.safeParse(ctx.spec);
-  if (!parsed.success) throw new InvalidSpec(`spec: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const spec = parseSpec(actions.evaluate.spec, ctx.spec);
   const inputs = await readModelInputs(ctx);
   const evalSets = datasetsFor(inputs, 'eval');
   if (!evalSets.length) throw new InvalidSpec('the model has no eval_dataset');
@@ -37,7 +36,7 @@ export async function evaluate(ctx: JobContext): Promise<ActionResult> {
   const unknownLabels = examples.length - known.length;
   if (!known.length) throw new Error(`the eval dataset has no labelled image of the model's classes (${meta.labels.join(', ')})`);
   const started = Date.now();
-  const probabilities = await predict(model, known.map((e) => e.pixels), meta.image_size, parsed.data.batch_size);
+  const probabilities = await predict(model, known.map((e) => e.pixels), meta.image_size, spec.batch_size);
   const seconds = (Date.now() - started) / 1000;
   const report = confusionReport(meta.labels, known.map((e) => classOf.get(e.label!)!), probabilities.map(argmax));
   await ctx.storage.putJson(ctx.output('artifacts/evaluation.json'), { model_job_id: inputs.source!.job_id, dataset_id: evalSets[0]!.dataset_id, version_id: evalSets[0]!.version_id, ...report, unknown_label_images: unknownLabels, skipped }, { signal: ctx.signal });

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { actions } from '../../functions/core/actions/catalogue';
-import { type ActionResult, InvalidSpec, type JobContext } from '../context';
+import { type ActionResult, type JobContext, parseSpec } from '../context';
 import { type DatasetInput, datasetsFor, loadExamples, readModelInputs } from '../ml/inputs';
 import { tinyCnnToOnnx } from '../ml/onnx';
 import { loadSourceModel } from '../ml/source';
@@ -30,11 +30,10 @@ export async function runOnnx(session: ort.InferenceSession, images: Float32Arra
 }
 
 export async function exportModel(ctx: JobContext): Promise<ActionResult> {
-  const parsed = actions.export.spec.safeParse(ctx.spec);
-  if (!parsed.success) throw new InvalidSpec(`spec: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const spec = parseSpec(actions.export.spec, ctx.spec);
   const inputs = await readModelInputs(ctx);
   const { model, meta } = await loadSourceModel(ctx, inputs);
-  const bytes = tinyCnnToOnnx(model, meta, parsed.data.opset);
+  const bytes = tinyCnnToOnnx(model, meta, spec.opset);
   const checkSets: DatasetInput[] = datasetsFor(inputs, 'eval').length ? datasetsFor(inputs, 'eval') : datasetsFor(inputs, 'train');
   const { examples } = await loadExamples(ctx, checkSets, meta.image_size, 'all');
   const images = examples.slice(0, CHECK_IMAGES).map((e) => e.pixels);
@@ -55,7 +54,7 @@ export async function exportModel(ctx: JobContext): Promise<ActionResult> {
   await ctx.storage.put(ctx.output('artifacts/model.onnx'), bytes, 'application/octet-stream', { signal: ctx.signal });
   await ctx.storage.putJson(
     ctx.output('artifacts/export.json'),
-    { format: 'onnx', opset: parsed.data.opset, file: 'artifacts/model.onnx', bytes: bytes.length, labels: meta.labels, image_size: meta.image_size, input: { name: 'image', layout: 'NHWC', description: meta.input }, output: { name: 'probabilities' }, source_job_id: inputs.source!.job_id, check: { images: images.length, top1_agreement: agreement, max_probability_difference: maxDifference } },
+    { format: 'onnx', opset: spec.opset, file: 'artifacts/model.onnx', bytes: bytes.length, labels: meta.labels, image_size: meta.image_size, input: { name: 'image', layout: 'NHWC', description: meta.input }, output: { name: 'probabilities' }, source_job_id: inputs.source!.job_id, check: { images: images.length, top1_agreement: agreement, max_probability_difference: maxDifference } },
     { signal: ctx.signal },
   );
   return {

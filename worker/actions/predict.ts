@@ -1,5 +1,5 @@
 import { actions } from '../../functions/core/actions/catalogue';
-import { type ActionResult, InvalidSpec, type JobContext } from '../context';
+import { type ActionResult, InvalidSpec, type JobContext, parseSpec } from '../context';
 import { datasetsFor, loadExamples, readModelInputs } from '../ml/inputs';
 import { loadSourceModel } from '../ml/source';
 import { argmax, predict } from '../ml/tiny-cnn';
@@ -16,9 +16,7 @@ export const inference = (ctx: JobContext) => run(ctx, 'inference');
 export const generate = (ctx: JobContext) => run(ctx, 'generate');
 
 async function run(ctx: JobContext, action: 'inference' | 'generate'): Promise<ActionResult> {
-  const parsed = actions[action].spec.safeParse(ctx.spec);
-  if (!parsed.success) throw new InvalidSpec(`spec: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const spec = parsed.data as { batch_size: number; threshold?: number };
+  const spec: { batch_size: number; threshold?: number } = parseSpec(actions[action].spec, ctx.spec);
   const inputs = await readModelInputs(ctx);
   const sets = datasetsFor(inputs, 'inference');
   if (!sets.length) throw new InvalidSpec('the model has no inference_dataset');

@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { actions } from '../../functions/core/actions/catalogue';
-import { type ActionResult, InvalidSpec, type JobContext } from '../context';
+import { type ActionResult, type JobContext, parseSpec } from '../context';
 import { readModelInputs } from '../ml/inputs';
 import { serialize, writeModel } from '../ml/model-store';
 import { pruneByMagnitude } from '../ml/prune';
@@ -12,9 +12,8 @@ import { loadSourceModel } from '../ml/source';
  * fine-tunes it with the zeros kept.
  */
 export async function prune(ctx: JobContext): Promise<ActionResult> {
-  const parsed = actions.prune.spec.safeParse(ctx.spec);
-  if (!parsed.success) throw new InvalidSpec(`spec: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const { ratio } = parsed.data;
+  const spec = parseSpec(actions.prune.spec, ctx.spec);
+  const { ratio } = spec;
   const inputs = await readModelInputs(ctx);
   const source = await loadSourceModel(ctx, inputs);
   const before = source.serialized.weights;

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as z from 'zod';
-import { type ActionResult, Canceled, InvalidSpec, type JobContext } from '../context';
+import { type ActionResult, Canceled, type JobContext, parseSpec } from '../context';
 import { pauseRequested } from '../control';
 
 /**
@@ -17,11 +17,7 @@ const Spec = z.object({
 const TICK_MS = 100;
 const CHECKPOINT = 'sleep.json';
 
-export function parseSleepSpec(spec: unknown) {
-  const parsed = Spec.safeParse(spec);
-  if (!parsed.success) throw new InvalidSpec(`spec: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`).join('; ')}`);
-  return parsed.data;
-}
+export const parseSleepSpec = (spec: unknown) => parseSpec(Spec, spec);
 
 export async function sleep(ctx: JobContext): Promise<ActionResult> {
   const spec = parseSleepSpec(ctx.spec);

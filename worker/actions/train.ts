@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { actions } from '../../functions/core/actions/catalogue';
-import { type ActionResult, InvalidSpec, type JobContext, throwIfCanceled } from '../context';
+import { type ActionResult, InvalidSpec, type JobContext, parseSpec, throwIfCanceled } from '../context';
 import { pauseRequested } from '../control';
 import { random } from '../data/shapes';
 import { datasetsFor, type Example, isHeldOut, loadExamples, readModelInputs } from '../ml/inputs';
@@ -18,14 +18,6 @@ import { kernelsOf } from '../ml/prune';
  * uninterrupted run would. retrain starts from its parent's (pruned) weights and keeps pruned weights at
  * zero. The result is artifacts/model/ (TensorFlow.js layers format + trainyard.json).
  */
-type Spec = ReturnType<typeof actions.train.spec.parse>;
-
-function parseSpec(raw: unknown): Spec {
-  const parsed = actions.train.spec.safeParse(raw);
-  if (!parsed.success) throw new InvalidSpec(`spec: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`).join('; ')}`);
-  return parsed.data;
-}
-
 /** A seeded permutation (Fisher–Yates). */
 function shuffled(count: number, next: () => number): number[] {
   const order = Array.from({ length: count }, (_, i) => i);
@@ -68,7 +60,7 @@ export const train = (ctx: JobContext) => fit(ctx, 'train');
 export const retrain = (ctx: JobContext) => fit(ctx, 'retrain');
 
 async function fit(ctx: JobContext, action: 'train' | 'retrain'): Promise<ActionResult> {
-  const spec = parseSpec(ctx.spec);
+  const spec = parseSpec(actions.train.spec, ctx.spec);
   const inputs = await readModelInputs(ctx);
   if (!(NETWORK_ARCHS as readonly string[]).includes(inputs.network_arch)) {
     throw new InvalidSpec(`network_arch ${inputs.network_arch}: the reference worker trains ${NETWORK_ARCHS.join(', ')} (bring your own image for others: README)`);
