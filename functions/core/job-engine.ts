@@ -217,7 +217,9 @@ export async function failJob(jobId: string, error?: { Error?: string; Cause?: s
   if (!job) return;
   const worker = await readJsonObject<WorkerStatus>(`${jobOutputPrefix(jobId)}status.json`);
   const finishedOn = new Date().toISOString();
-  const reason = reasonOf(error);
+  // The worker's own account of a failure says more than Batch's exit code; a SIGTERM's "canceled" says less.
+  const said = worker?.status === 'Error' && worker.message && worker.message !== 'canceled' ? worker.message : undefined;
+  const reason = said ? `${said} (${reasonOf(error)})` : reasonOf(error);
   const canceled = await transition(jobId, ['Canceling'], 'Canceled', {
     result: resultOf(worker, 'Canceled', 'canceled; its compute has stopped'),
     finishedOn,

@@ -180,6 +180,15 @@ describe('model jobs need what they read', () => {
     expect((await owner.api.post(`${base}/job`, { actions: ['evaluate'] })).status).toBe(422);
     expect((await owner.api.get(`${base}/job`)).body).toHaveLength(0);
   });
+
+  it('training on images without labels ends in Error with the worker\'s reason, and the chain after it fails too', { timeout: 120_000 }, async () => {
+    const modelId = await newModel({ train_datasets: [unlabelled.id] });
+    const [trained, exported] = await submit(modelId, { actions: ['train', 'export'] });
+    const failed = await ended(modelId, trained!);
+    expect(failed.status).toBe('Error');
+    expect(failed.status_reason).toMatch(/^training needs images of at least two labels; the train datasets have 0 \(none\) \(.*exit code 1\)\)$/);
+    expect(await ended(modelId, exported!)).toMatchObject({ status: 'Error', status_reason: `its parent job ${trained} ended in Error` });
+  });
 });
 
 describe('pause, resume and Spot reclaim', () => {
