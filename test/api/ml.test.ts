@@ -182,7 +182,12 @@ describe('model jobs need what they read', () => {
   });
 
   it('training on images without labels ends in Error with the worker\'s reason, and the chain after it fails too', { timeout: 120_000 }, async () => {
-    const modelId = await newModel({ train_datasets: [unlabelled.id] });
+    // Arrange: its own unlabelled data set, since the auto-label test above accepts a label on the shared one.
+    const bare = await newDataset(owner, { type: 'image_classification', format: 'default' });
+    const loose = [...shapesDataset({ perClass: 2, size: SIDE, seed: 13 })].map((image, i) => ({ name: `bare_${i}.png`, data: image.png }));
+    await store(owner, bare.base, { 'bare.tar.gz': gzipSync(await tarball(loose)) });
+    await waitFor('samples registered', async () => (await owner.api.get(`${bare.base}/stats`)).body, (stats) => stats.sample_count === 8, 60_000);
+    const modelId = await newModel({ train_datasets: [bare.id] });
     const [trained, exported] = await submit(modelId, { actions: ['train', 'export'] });
     const failed = await ended(modelId, trained!);
     expect(failed.status).toBe('Error');
