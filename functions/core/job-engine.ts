@@ -161,15 +161,20 @@ function costOf(job: JobRecord, finishedOn: string): number | undefined {
   return Math.round(Math.max(0, hours) * HOURLY_USD[job.queue] * 10_000) / 10_000;
 }
 
+const FINALIZABLE: readonly JobStatus[] = ['Pending', 'Running', 'Canceling', 'Resuming', 'Pausing'];
+
 /** Finalize: the compute ended well; the job is Done with the worker's result, and its children may start. */
 export async function finalizeJob(jobId: string): Promise<void> {
   const job = await loadJobRecord(jobId);
   if (!job) return;
   const worker = await readJsonObject<WorkerStatus>(`${jobOutputPrefix(jobId)}status.json`);
   const finishedOn = new Date().toISOString();
+  // Outputs are published only for a job that is becoming Done: one canceled while its compute finished
+  // (or already ended) must not leave a dataset version or a model record behind.
+  if (!FINALIZABLE.includes(job.status)) return;
   if (job.action === 'dataset_convert') await registerOutputVersion(job);
   if (job.kind === 'model') await recordModelJobOutput(job);
-  const done = await transition(jobId, ['Pending', 'Running', 'Canceling', 'Resuming', 'Pausing'], 'Done', {
+  const done = await transition(jobId, FINALIZABLE, 'Done', {
     result: resultOf(worker, 'Done', worker?.message ?? 'done'),
     finishedOn,
     cost: costOf(job, finishedOn),

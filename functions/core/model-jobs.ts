@@ -1,9 +1,12 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import * as z from 'zod';
 import { config } from './config';
 import { getItem, isConditionalCheckFailure, updateItem } from './dynamo';
 import { type DatasetRecord, datasetKey } from './entities/dataset';
 import { type JobRecord, jobKey } from './entities/job';
 import { type ModelArtifact, modelKey, type ModelRecord } from './entities/model';
 import { sampleKey } from './entities/sample';
+import { LabelName } from './schemas/sample';
 import { type VersionRecord, versionKey } from './entities/version';
 import { mapLimited } from './concurrency';
 import { putObject, readJsonObject, readObject } from './s3';
@@ -51,14 +54,19 @@ async function loadJob(id: string): Promise<JobRecord | undefined> {
   return (await getItem(jobKey(id), true)) as JobRecord | undefined;
 }
 
-/** The model a job starts from: the nearest ancestor job that made one, else the one recorded on the model. */
+/**
+ * The model a job starts from: the nearest ancestor job that made one, else (when no ancestor makes
+ * models) the one recorded on the model. An ancestor that is gone, or a maker that did not finish, is an
+ * error rather than a quiet switch to some other model.
+ */
 async function sourceOf(job: JobRecord, model: ModelRecord): Promise<{ job_id: string; action: string; prefix: string } | null> {
   const seen = new Set<string>();
   for (let id = job.parentId; id && !seen.has(id); ) {
     seen.add(id);
     const ancestor = await loadJob(id);
-    if (!ancestor) break;
-    if (ancestor.kind === 'model' && ancestor.resourceId === model.id && MODEL_MAKERS.includes(ancestor.action) && ancestor.status === 'Done') {
+    if (!ancestor) throw new NotRunnableInput(`its parent chain names job ${id}, which no longer exists`);
+    if (ancestor.kind === 'model' && ancestor.resourceId === model.id && MODEL_MAKERS.includes(ancestor.action)) {
+      if (ancestor.status !== 'Done') throw new NotRunnableInput(`the ${ancestor.action} job ${ancestor.id} it starts from is ${ancestor.status}, not Done`);
       return { job_id: ancestor.id, action: ancestor.action, prefix: `jobs/${ancestor.id}/artifacts/model/` };
     }
     id = ancestor.parentId;
@@ -68,6 +76,8 @@ async function sourceOf(job: JobRecord, model: ModelRecord): Promise<{ job_id: s
 }
 
 export class NotRunnableInput extends Error {}
+
+const logger = new Logger({ serviceName: 'trainyard' });
 
 export interface ModelInputs {
   model_id: string;
@@ -113,26 +123,50 @@ async function pinModelInputs(job: JobRecord): Promise<ModelInputs> {
   return { model_id: model.id, network_arch: model.networkArch, checkpoint_choose_method: model.checkpointChooseMethod, datasets, source };
 }
 
+/** The fields of a model's trainyard.json that the server records (the file is the worker's: checked, never trusted). */
+const ModelMetaFile = z.object({
+  labels: z.array(LabelName).min(1).max(10_000),
+  image_size: z.number().int().positive(),
+  network_arch: z.string().min(1).max(64),
+  metrics: z.record(z.string().max(64), z.number()),
+  sparsity: z.number().min(0).max(1).optional(),
+  epochs_trained: z.number().int().nonnegative(),
+});
+
+/** The fields of an export's export.json that the server records. */
+const ExportReportFile = z.object({
+  labels: z.array(LabelName).min(1).max(10_000),
+  image_size: z.number().int().positive(),
+  bytes: z.number().int().positive(),
+  check: z.object({ top1_agreement: z.number().min(0).max(1), max_probability_difference: z.number().nonnegative(), images: z.number().int().nonnegative() }),
+});
+
 /** After a model job is Done: record its model on the model resource, or write its auto-labels back. */
 export async function recordModelJobOutput(job: JobRecord): Promise<void> {
   const out = `jobs/${job.id}/`;
   const now = new Date().toISOString();
   const { bucketName } = config();
   if (MODEL_MAKERS.includes(job.action)) {
-    const meta = await readJsonObject<{ labels: string[]; image_size: number; network_arch: string; metrics: Record<string, number>; parent_job_id: string | null; sparsity?: number; epochs_trained: number }>(`${out}artifacts/model/trainyard.json`);
-    if (!meta) return;
+    const parsed = ModelMetaFile.safeParse(await readJsonObject(`${out}artifacts/model/trainyard.json`));
+    if (!parsed.success) {
+      logger.warn('model not recorded: its trainyard.json is missing or malformed', { jobId: job.id });
+      return;
+    }
+    const meta = parsed.data;
     await recordArtifact(job.resourceId, 'tfjs', {
       format: 'tfjs', framework: 'tensorflow.js', uri: `s3://${bucketName}/${out}artifacts/model/model.json`, key: `${out}artifacts/model/`,
-      job_id: job.id, action: job.action, parent_job_id: meta.parent_job_id, network_arch: meta.network_arch, labels: meta.labels, image_size: meta.image_size,
+      job_id: job.id, action: job.action, parent_job_id: job.modelInputs?.source?.job_id ?? null, network_arch: meta.network_arch, labels: meta.labels, image_size: meta.image_size,
       metrics: { ...meta.metrics, epochs: meta.epochs_trained, ...(meta.sparsity !== undefined ? { sparsity: meta.sparsity } : {}) }, created_on: now,
     });
   } else if (job.action === 'export') {
-    const report = await readJsonObject<{ labels: string[]; image_size: number; bytes: number; source_job_id: string; check: { top1_agreement: number; max_probability_difference: number; images: number } }>(`${out}artifacts/export.json`);
+    const parsed = ExportReportFile.safeParse(await readJsonObject(`${out}artifacts/export.json`));
     const model = (await getItem(modelKey(job.resourceId), true)) as ModelRecord | undefined;
-    if (!report || !model) return;
+    if (!parsed.success) logger.warn('export not recorded: its export.json is missing or malformed', { jobId: job.id });
+    if (!parsed.success || !model) return;
+    const report = parsed.data;
     await recordArtifact(job.resourceId, 'onnx', {
       format: 'onnx', framework: 'onnx', uri: `s3://${bucketName}/${out}artifacts/model.onnx`, key: `${out}artifacts/model.onnx`,
-      job_id: job.id, action: job.action, parent_job_id: report.source_job_id, network_arch: model.networkArch, labels: report.labels, image_size: report.image_size,
+      job_id: job.id, action: job.action, parent_job_id: job.modelInputs?.source?.job_id ?? null, network_arch: model.networkArch, labels: report.labels, image_size: report.image_size,
       metrics: { bytes: report.bytes, top1_agreement: report.check.top1_agreement, max_probability_difference: report.check.max_probability_difference, checked_images: report.check.images }, created_on: now,
     });
   } else if (job.action === 'generate') {
@@ -159,6 +193,24 @@ async function recordArtifact(modelId: string, format: 'tfjs' | 'onnx', artifact
   throw new Error(`model ${modelId} kept changing: its ${format} artifact was not recorded`);
 }
 
+/** One line of generate's auto_labels.jsonl, as the server accepts it (the file is the worker's: checked, never trusted). */
+const AutoLabelLine = z.object({
+  sample_id: z.string().min(1).max(512),
+  dataset_id: z.string().min(1).max(64),
+  label: LabelName,
+  confidence: z.number().min(0).max(1),
+});
+type AutoLabel = z.infer<typeof AutoLabelLine>;
+
+function autoLabelOf(line: string): AutoLabel | undefined {
+  try {
+    const parsed = AutoLabelLine.safeParse(JSON.parse(line));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * generate's artifacts/auto_labels.jsonl becomes pending annotations on the samples still unlabelled,
  * only in the dataset the job was given (as its record says; the worker's files are not trusted for
@@ -173,8 +225,10 @@ async function writePendingAnnotations(job: JobRecord): Promise<void> {
   } catch {
     return;
   }
-  const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { sample_id: string; dataset_id: string; label: string; confidence: number });
-  const wanted = lines.filter((l) => allowed.has(l.dataset_id) && typeof l.label === 'string' && Number.isFinite(l.confidence));
+  const lines = text.split('\n').filter(Boolean).map(autoLabelOf);
+  const wanted = lines.filter((l): l is AutoLabel => l !== undefined && allowed.has(l.dataset_id));
+  const skipped = lines.length - wanted.length;
+  if (skipped) logger.warn('auto-label lines skipped', { jobId: job.id, skipped, of: lines.length });
   const now = new Date().toISOString();
   await mapLimited(wanted, 16, async (line) => {
     try {

@@ -135,9 +135,12 @@ export async function registerSamples(
       values[`:v${i}`] = value;
       return when === 'always' ? `#a${i} = :v${i}` : `#a${i} = if_not_exists(#a${i}, :v${i})`;
     });
+    // Annotations given with the file replace the sample's, and settle any model guess waiting for review.
+    const settle = file.annotations ? ' REMOVE #pending, #pendingFrom' : '';
+    if (file.annotations) Object.assign(names, { '#pending': 'pendingAnnotations', '#pendingFrom': 'pendingFromJob' });
     const old = await updateItem(
       sampleKey(dataset.id, sampleIdFor(dataset.id, file.path)),
-      { UpdateExpression: `SET ${actions.join(', ')}, #revision = if_not_exists(#revision, :zero) + :one`, ExpressionAttributeNames: names, ExpressionAttributeValues: values },
+      { UpdateExpression: `SET ${actions.join(', ')}, #revision = if_not_exists(#revision, :zero) + :one${settle}`, ExpressionAttributeNames: names, ExpressionAttributeValues: values },
       'UPDATED_OLD',
     );
     if (old.revision === undefined) count++;
@@ -199,9 +202,11 @@ export async function getSample(caller: Caller, ownerId: string, datasetId: stri
 export async function updateSample(caller: Caller, ownerId: string, datasetId: string, sampleId: string, patch: SamplePatch, ifMatch?: string): Promise<Sample> {
   const current = await loadSample(caller, ownerId, datasetId, sampleId);
   checkIfMatch(ifMatch, current.revision);
-  // Reviewing auto-labels: accepted makes them the annotations (unless the patch gives its own), rejected drops them.
+  // Reviewing auto-labels: accepted makes them the annotations (unless the patch gives its own, or a person
+  // has labelled the sample since: their labels win), rejected drops them.
   const pending = current.pendingAnnotations?.length ? current.pendingAnnotations : undefined;
-  const accepted = pending && patch.review_state === 'accepted' && !patch.annotations ? pending.map((p) => ({ label: p.label })) : undefined;
+  const unlabelled = !current.labels?.length;
+  const accepted = pending && unlabelled && patch.review_state === 'accepted' && !patch.annotations ? pending.map((p) => ({ label: p.label })) : undefined;
   const annotations = patch.annotations ?? accepted;
   const settles = pending && (annotations !== undefined || patch.review_state === 'accepted' || patch.review_state === 'rejected');
   if (annotations) await ensureLabels(datasetId, labelsOf(annotations));
@@ -224,15 +229,17 @@ export async function changeSample(
   expectedRevision?: number,
 ): Promise<SampleRecord> {
   const fields: Record<string, unknown> = { lastModified: new Date().toISOString() };
+  // Annotations set by a person settle any model guess waiting for review.
+  const clearPending = change.clearPending || change.annotations !== undefined;
   if (change.annotations) Object.assign(fields, { annotations: change.annotations, labels: labelsOf(change.annotations) });
   if (change.tags) fields.tags = change.tags;
   if (change.reviewState) fields.reviewState = change.reviewState;
   const names = Object.fromEntries(Object.keys(fields).map((k) => [`#${k}`, k]));
   const values = Object.fromEntries(Object.entries(fields).map(([k, v]) => [`:${k}`, v]));
   return (await updateItem(sampleKey(datasetId, sampleId), {
-    UpdateExpression: `SET ${Object.keys(fields).map((k) => `#${k} = :${k}`).join(', ')} ADD #revision :one${change.clearPending ? ' REMOVE #pending, #pendingFrom' : ''}`,
+    UpdateExpression: `SET ${Object.keys(fields).map((k) => `#${k} = :${k}`).join(', ')} ADD #revision :one${clearPending ? ' REMOVE #pending, #pendingFrom' : ''}`,
     ConditionExpression: expectedRevision === undefined ? 'attribute_exists(pk)' : 'attribute_exists(pk) AND #revision = :expected',
-    ExpressionAttributeNames: { ...names, '#revision': 'revision', ...(change.clearPending ? { '#pending': 'pendingAnnotations', '#pendingFrom': 'pendingFromJob' } : {}) },
+    ExpressionAttributeNames: { ...names, '#revision': 'revision', ...(clearPending ? { '#pending': 'pendingAnnotations', '#pendingFrom': 'pendingFromJob' } : {}) },
     ExpressionAttributeValues: { ...values, ':one': 1, ...(expectedRevision === undefined ? {} : { ':expected': expectedRevision }) },
   })) as unknown as SampleRecord;
 }

@@ -221,6 +221,13 @@ describe('pause, resume and Spot reclaim', () => {
     expect(final.status, JSON.stringify(final)).toBe('Done');
     expect(final.result).toMatchObject({ epoch: 4, max_epoch: 4 });
     expect(Math.abs(valAccuracy(final) - valAccuracy(reference))).toBeLessThanOrEqual(0.02);
+    // The whole learning curve, not only its end: every epoch within 2 points of the uninterrupted run's.
+    for (const metric of ['val_accuracy', 'accuracy']) {
+      const [resumed, straightCurve] = [final, reference].map((j) => j.result.kpi.find((k: Json) => k.metric === metric).values as Record<string, number>);
+      expect(Object.keys(resumed!)).toEqual(['1', '2', '3', '4']);
+      expect(Object.keys(straightCurve!)).toEqual(['1', '2', '3', '4']);
+      for (const epoch of Object.keys(straightCurve!)) expect(Math.abs(resumed![epoch]! - straightCurve![epoch]!), `${metric} of epoch ${epoch}`).toBeLessThanOrEqual(0.02);
+    }
     expect(await logsOf(modelId, id!)).toMatch(new RegExp(`resuming from the checkpoint of epoch ${paused.result.epoch}`));
   });
 
@@ -238,7 +245,9 @@ describe('pause, resume and Spot reclaim', () => {
     expect(final, JSON.stringify(final)).toMatchObject({ status: 'Done', attempts: 2, result: { epoch: 4 } });
     const logs = await logsOf(modelId, id!);
     const resumedAt = Number(/2: .*resuming from the checkpoint of epoch (\d+)/.exec(logs)?.[1]);
-    expect(resumedAt).toBeGreaterThanOrEqual(2);
+    // The status shows an epoch a moment before its checkpoint is written, so the reclaim may land in between:
+    // the retry then resumes from the epoch before, still not from the start.
+    expect(resumedAt).toBeGreaterThanOrEqual(1);
     const secondAttemptEpochs = [...logs.matchAll(/^2: \S+ epoch (\d+)\/4:/gm)].map((m) => Number(m[1]));
     expect(secondAttemptEpochs[0]).toBe(resumedAt + 1);
     expect(Object.keys(final.result.kpi.find((k: Json) => k.metric === 'val_accuracy').values)).toEqual(['1', '2', '3', '4']);

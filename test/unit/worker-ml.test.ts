@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { confusionReport } from '../../worker/actions/evaluate';
-import { runOnnx } from '../../worker/actions/export';
+import { compareOutputs, exportAgrees, runOnnx } from '../../worker/actions/export';
 import { scoreOf } from '../../worker/actions/train';
 import { isHeldOut } from '../../worker/ml/inputs';
 import { tinyCnnToOnnx } from '../../worker/ml/onnx';
@@ -97,5 +97,28 @@ describe('tiny_cnn', () => {
       expect(argmax(actual[i]!)).toBe(argmax(p));
       p.forEach((v, k) => expect(Math.abs(v - actual[i]![k]!)).toBeLessThanOrEqual(1e-5));
     });
+    expect(exportAgrees(compareOutputs(expected, actual, 5))).toBe(true);
+  });
+});
+
+describe('export check', () => {
+  const expected = [Float32Array.of(0.7, 0.2, 0.1), Float32Array.of(0.1, 0.1, 0.8)];
+
+  it('passes outputs that agree within the bar', () => {
+    const check = compareOutputs(expected, [Float32Array.of(0.70001, 0.19999, 0.1), Float32Array.of(0.1, 0.1, 0.8)], 3);
+    expect(check.agreement).toBe(1);
+    expect(check.maxDifference).toBeLessThan(1e-4);
+    expect(exportAgrees(check)).toBe(true);
+  });
+
+  it('fails a different top-1 class, a difference over 1e-4, NaN, a wrong output width or a missing row', () => {
+    const fails = [
+      [Float32Array.of(0.2, 0.7, 0.1), Float32Array.of(0.1, 0.1, 0.8)],
+      [Float32Array.of(0.7002, 0.1998, 0.1), Float32Array.of(0.1, 0.1, 0.8)],
+      [Float32Array.of(Number.NaN, Number.NaN, Number.NaN), Float32Array.of(0.1, 0.1, 0.8)],
+      [Float32Array.of(0.7, 0.2), Float32Array.of(0.1, 0.1)],
+      [Float32Array.of(0.7, 0.2, 0.1)],
+    ];
+    for (const actual of fails) expect(exportAgrees(compareOutputs(expected, actual, 3))).toBe(false);
   });
 });

@@ -29,6 +29,34 @@ export async function runOnnx(session: ort.InferenceSession, images: Float32Arra
   return out;
 }
 
+/**
+ * Top-1 agreement and the largest probability difference between the trained model's outputs and
+ * onnxruntime's. An output of the wrong width, or a non-finite value, makes the difference Infinity,
+ * so a broken export can never pass as a match.
+ */
+export function compareOutputs(expected: Float32Array[], actual: Float32Array[], classes: number): { agreement: number; maxDifference: number } {
+  let agree = 0;
+  let maxDifference = expected.length === actual.length ? 0 : Number.POSITIVE_INFINITY;
+  expected.forEach((p, i) => {
+    const q = actual[i];
+    if (!q || q.length !== classes || p.length !== classes) {
+      maxDifference = Number.POSITIVE_INFINITY;
+      return;
+    }
+    if (argmax(p) === argmax(q)) agree++;
+    p.forEach((v, k) => {
+      const difference = Math.abs(v - q[k]!);
+      maxDifference = Number.isFinite(difference) ? Math.max(maxDifference, difference) : Number.POSITIVE_INFINITY;
+    });
+  });
+  return { agreement: expected.length ? agree / expected.length : 0, maxDifference };
+}
+
+/** The export's bar: every top-1 class agrees and every probability is within MAX_PROBABILITY_DIFFERENCE. */
+export function exportAgrees(check: { agreement: number; maxDifference: number }): boolean {
+  return check.agreement === 1 && check.maxDifference <= MAX_PROBABILITY_DIFFERENCE;
+}
+
 export async function exportModel(ctx: JobContext): Promise<ActionResult> {
   const spec = parseSpec(actions.export.spec, ctx.spec);
   const inputs = await readModelInputs(ctx);
@@ -40,15 +68,9 @@ export async function exportModel(ctx: JobContext): Promise<ActionResult> {
   if (!images.length) throw new Error('no image to check the export on: the model needs an eval or train dataset with PNG images');
   const session = await ort.InferenceSession.create(bytes);
   const [expected, actual] = [await predict(model, images, meta.image_size), await runOnnx(session, images, meta.image_size)];
-  let agree = 0;
-  let maxDifference = 0;
-  expected.forEach((p, i) => {
-    if (argmax(p) === argmax(actual[i]!)) agree++;
-    p.forEach((v, k) => (maxDifference = Math.max(maxDifference, Math.abs(v - actual[i]![k]!))));
-  });
-  const agreement = agree / images.length;
+  const { agreement, maxDifference } = compareOutputs(expected, actual, meta.labels.length);
   ctx.log(`onnxruntime check on ${images.length} images: top-1 agreement ${agreement}, max probability difference ${maxDifference.toExponential(2)}`);
-  if (agreement < 1 || maxDifference > MAX_PROBABILITY_DIFFERENCE) {
+  if (!exportAgrees({ agreement, maxDifference })) {
     throw new Error(`the ONNX model disagrees with the trained model: top-1 agreement ${agreement}, max probability difference ${maxDifference}`);
   }
   await ctx.storage.put(ctx.output('artifacts/model.onnx'), bytes, 'application/octet-stream', { signal: ctx.signal });

@@ -21,7 +21,8 @@ export async function prune(ctx: JobContext): Promise<ActionResult> {
   const serialized = await serialize(source.model);
   const gzipBefore = gzipSync(before).length;
   const gzipAfter = gzipSync(serialized.weights).length;
-  const meta = { ...source.meta, job_id: ctx.env.jobId, action: 'prune', parent_job_id: inputs.source!.job_id, sparsity: Math.round(result.sparsity * 10_000) / 10_000 };
+  // The source's metrics described the unpruned weights; the pruned model's are unknown until it is evaluated.
+  const meta = { ...source.meta, metrics: {}, job_id: ctx.env.jobId, action: 'prune', parent_job_id: inputs.source!.job_id, sparsity: Math.round(result.sparsity * 10_000) / 10_000 };
   await writeModel(ctx.storage, ctx.output('artifacts/model/'), serialized, meta, ctx.signal);
   const report = {
     ratio,

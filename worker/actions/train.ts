@@ -42,6 +42,12 @@ export function scoreOf(probabilities: ArrayLike<number>[], truth: number[]): { 
 
 const round = (x: number, digits = 4) => (Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : x);
 
+/** An epoch's metrics that have a value: with val_split 0 there is no validation set, so no val_* (JSON has no NaN). */
+function finiteMetrics(epoch: TrainingState['history'][number]): Record<string, number> {
+  const metrics = (['loss', 'accuracy', 'val_loss', 'val_accuracy'] as const).filter((m) => Number.isFinite(epoch[m]));
+  return Object.fromEntries(metrics.map((m) => [m, round(epoch[m])]));
+}
+
 function curves(history: TrainingState['history']) {
   const series = (metric: 'loss' | 'accuracy' | 'val_loss' | 'val_accuracy') => ({
     metric,
@@ -107,7 +113,7 @@ async function fit(ctx: JobContext, action: 'train' | 'retrain'): Promise<Action
       action,
       parent_job_id: inputs.source?.job_id ?? null,
       epochs_trained: epoch,
-      metrics: last ? { loss: round(last.loss), accuracy: round(last.accuracy), val_loss: round(last.val_loss), val_accuracy: round(last.val_accuracy) } : {},
+      metrics: last ? finiteMetrics(last) : {},
       ...(action === 'retrain' ? { sparsity: source?.meta.sparsity ?? checkpoint?.meta.sparsity } : {}),
     };
   };
@@ -201,13 +207,13 @@ async function fit(ctx: JobContext, action: 'train' | 'retrain'): Promise<Action
   return {
     status: 'Done',
     exitCode: 0,
-    message: `${action === 'train' ? 'trained' : 'retrained'} ${state.epoch} epochs; the model is epoch ${chosen.meta.epochs_trained}'s: val_accuracy ${last ? round(last.val_accuracy) : 'n/a'}`,
+    message: `${action === 'train' ? 'trained' : 'retrained'} ${state.epoch} epochs; the model is epoch ${chosen.meta.epochs_trained}'s: val_accuracy ${last && Number.isFinite(last.val_accuracy) ? round(last.val_accuracy) : 'n/a'}`,
     stats: [
       { metric: 'train_images', value: fitted.length },
       { metric: 'val_images', value: held.length },
       { metric: 'epochs', value: state.epoch },
       { metric: 'model_epoch', value: chosen.meta.epochs_trained },
-      ...(last ? [{ metric: 'val_accuracy', value: round(last.val_accuracy) }, { metric: 'accuracy', value: round(last.accuracy) }] : []),
+      ...Object.entries(last ? finiteMetrics(last) : {}).filter(([metric]) => metric === 'val_accuracy' || metric === 'accuracy').map(([metric, value]) => ({ metric, value })),
       ...(rate ? [{ metric: 'images_per_second', value: round(rate, 1) }] : []),
       { metric: 'skipped', value: skipped.length },
     ],
