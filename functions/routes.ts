@@ -263,22 +263,22 @@ export const routes = {
   },
   renameLabels: {
     method: 'POST', path: `${DATASET}/label/rename`, group: 'samples', access: 'write', tag: 'dataset labels',
-    summary: 'Batch rename (up to 100, in order); every sample carrying a label follows; a result per label',
+    summary: 'Batch rename (up to 100, in order); every sample carrying a label, and pending guesses naming it, follow; a result per label',
     params: DatasetPathParams, body: LabelBatchRename, status: 200, response: LabelBatchResult,
   },
   deleteLabels: {
     method: 'POST', path: `${DATASET}/label/delete`, group: 'samples', access: 'write', tag: 'dataset labels',
-    summary: 'Batch delete (up to 100): their annotations leave the samples, or with delete_samples the samples go; a result per label',
+    summary: 'Batch delete (up to 100): their annotations leave the samples, or with delete_samples the samples go; pending guesses naming them are dropped; a result per label',
     params: DatasetPathParams, body: LabelBatchDelete, status: 200, response: LabelBatchResult,
   },
   updateLabel: {
     method: 'PATCH', path: `${DATASET}/label/{name}`, group: 'samples', access: 'write', tag: 'dataset labels',
-    summary: 'Rename (every sample carrying it follows) or recolour a label', params: LabelPathParams, body: LabelPatch,
+    summary: 'Rename (every sample carrying it, and pending guesses naming it, follow) or recolour a label', params: LabelPathParams, body: LabelPatch,
     status: 200, response: Label,
   },
   deleteLabel: {
     method: 'DELETE', path: `${DATASET}/label/{name}`, group: 'samples', access: 'write', tag: 'dataset labels',
-    summary: 'Delete a label: its annotations leave the samples (or, with delete_samples=true, those samples go)',
+    summary: 'Delete a label: its annotations leave the samples (or, with delete_samples=true, those samples go); pending guesses naming it are dropped',
     params: LabelPathParams, query: LabelDeleteQuery, status: 200, response: Label,
   },
   getStats: {

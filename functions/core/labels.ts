@@ -12,7 +12,8 @@ import type { Annotation, Label, LabelBatchDelete, LabelBatchRename, LabelBatchR
 /**
  * A dataset's labels (its class list). Annotations name labels; a label named by an annotation that
  * arrives (import, manual labeling, folders) joins the list by itself. Renaming or deleting a label
- * rewrites every sample that carries it, so the list and the samples never disagree.
+ * rewrites every sample that carries it, and the model guesses (pending annotations) that name it, so the
+ * list and the samples never disagree.
  */
 const IN_FLIGHT = 16;
 const RETRIES = 3;
@@ -90,6 +91,7 @@ async function renameLabel(datasetId: string, current: LabelRecord, newName: str
   const samples = await rewriteSamplesWith(datasetId, current.name, (annotations) =>
     annotations.map((a) => (a.label === current.name ? { ...a, label: newName } : a)),
   );
+  await rewritePendingWith(datasetId, current.name, (pending) => pending.map((p) => (p.label === current.name ? { ...p, label: newName } : p)));
   await deleteItem(labelKey(datasetId, current.name));
   return { label: renamed, samples };
 }
@@ -108,6 +110,7 @@ async function removeLabel(datasetId: string, label: LabelRecord, deleteSamples:
         await writeTogether([{ delete: sampleKey(datasetId, sample.id), condition: { ConditionExpression: 'attribute_exists(pk)' } }, countSamples(datasetId, -1)]).catch(ignoreGone);
       })
     : await rewriteSamplesWith(datasetId, label.name, (annotations) => annotations.filter((a) => a.label !== label.name));
+  await rewritePendingWith(datasetId, label.name, (pending) => pending.filter((p) => p.label !== label.name));
   await deleteItem(labelKey(datasetId, label.name));
   return samples;
 }
@@ -184,4 +187,43 @@ function rewriteSamplesWith(datasetId: string, label: string, rewrite: (annotati
     }
     if (sample) throw new Conflict(`sample ${sample.id} kept changing while the label was changed; retry`);
   });
+}
+
+type Pending = NonNullable<SampleRecord['pendingAnnotations']>;
+
+/**
+ * A model's guesses (pending annotations, on unlabelled samples, so the labels filter above does not find
+ * them) follow a rename, or leave with a deleted label, so accepting one later never brings the old name
+ * back. A sample changed meanwhile is re-read and redone; one labelled meanwhile has no guesses left.
+ */
+async function rewritePendingWith(datasetId: string, label: string, rewrite: (pending: Pending) => Pending): Promise<void> {
+  const base = samplesOfDataset(datasetId);
+  const guessing = queryPages({
+    ...base,
+    FilterExpression: 'size(#pending) > :none',
+    ExpressionAttributeNames: { '#pending': 'pendingAnnotations' },
+    ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ':none': 0 },
+  });
+  const naming = (sample: SampleRecord | undefined) => sample?.pendingAnnotations?.some((p) => p.label === label) ?? false;
+  for await (const page of guessing) {
+    await mapLimited((page as unknown as SampleRecord[]).filter(naming), IN_FLIGHT, async (found) => {
+      let sample: SampleRecord | undefined = found;
+      for (let attempt = 0; naming(sample) && attempt < RETRIES; attempt++) {
+        const next = rewrite(sample!.pendingAnnotations!);
+        try {
+          await updateItem(sampleKey(datasetId, sample!.id), {
+            UpdateExpression: `SET #lastModified = :now${next.length ? ', #pending = :pending' : ' REMOVE #pending, #from'} ADD #revision :one`,
+            ConditionExpression: 'attribute_exists(pk) AND #revision = :expected',
+            ExpressionAttributeNames: { '#pending': 'pendingAnnotations', '#lastModified': 'lastModified', '#revision': 'revision', ...(next.length ? {} : { '#from': 'pendingFromJob' }) },
+            ExpressionAttributeValues: { ':now': new Date().toISOString(), ':one': 1, ':expected': sample!.revision, ...(next.length ? { ':pending': next } : {}) },
+          });
+          return;
+        } catch (error) {
+          if (!isConditionalCheckFailure(error)) throw error;
+          sample = (await getItem(sampleKey(datasetId, sample!.id), true)) as SampleRecord | undefined;
+        }
+      }
+      if (naming(sample)) throw new Conflict(`sample ${sample!.id} kept changing while the label was changed; retry`);
+    });
+  }
 }

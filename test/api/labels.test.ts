@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Json, type Reply, type TestUser, datasetsPath, mapLimit, newUser } from './helpers';
 import { box, newDataset, putBytes } from './dataset-files';
 
@@ -376,6 +377,69 @@ describe('deleting labels', () => {
     expect(reply.status).toBe(400);
     expect((await labelNames(owner, base)).names).toEqual(['cat', 'dog']);
     expect((await samplesWith(owner, base, 'cat')).total).toBe(2);
+  });
+});
+
+/**
+ * Leave on a sample the model guesses a generate job writes back (the whole generate flow runs in
+ * ml.test.ts; training a model here would only slow these tests down).
+ */
+async function guess(datasetId: string, sampleId: string, pending: { label: string; confidence: number }[]): Promise<void> {
+  const table = new DynamoDBClient({ endpoint: inject('tableEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  await table.send(
+    new UpdateItemCommand({
+      TableName: 'trainyard',
+      Key: { pk: { S: `dataset#${datasetId}#sample` }, sk: { S: sampleId } },
+      UpdateExpression: 'SET pendingAnnotations = :pending, pendingFromJob = :job ADD revision :one',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: {
+        ':pending': { L: pending.map((p) => ({ M: { label: { S: p.label }, confidence: { N: String(p.confidence) } } })) },
+        ':job': { S: randomUUID() },
+        ':one': { N: '1' },
+      },
+    }),
+  );
+  table.destroy();
+}
+
+describe("labels and a model's pending guesses", () => {
+  it('a rename carries pending guesses along, so accepting one later gives the new name and never brings the old one back', async () => {
+    // Prepare: d.bin (unlabelled) holds a guess of cat.
+    const { id, base } = await newDataset(owner);
+    const ids = await seed(owner, base, ZOO);
+    await guess(id, ids['d.bin']!, [{ label: 'cat', confidence: 0.93 }]);
+
+    // Act
+    const renamed = await owner.api.patch(`${base}/label/cat`, { name: 'feline' });
+    const accepted = await owner.api.patch(`${base}/sample/${ids['d.bin']}`, { review_state: 'accepted' });
+
+    // Assess
+    expect(renamed.status, renamed.text).toBe(200);
+    expect(accepted.status, accepted.text).toBe(200);
+    expect(accepted.body).toMatchObject({ annotations: [{ label: 'feline' }], labels: ['feline'], review_state: 'accepted' });
+    expect(accepted.body.pending_annotations).toBeUndefined();
+    expect((await labelNames(owner, base)).names).toEqual(['dog', 'feline']);
+  });
+
+  it('a delete drops the pending guesses naming the label (the sample stays, even with delete_samples) and leaves other guesses', async () => {
+    // Prepare: d.bin guesses cat; e.bin guesses dog.
+    const { id, base } = await newDataset(owner);
+    const ids = await seed(owner, base, [...ZOO, { path: 'e.bin' }]);
+    await guess(id, ids['d.bin']!, [{ label: 'cat', confidence: 0.81 }]);
+    await guess(id, ids['e.bin']!, [{ label: 'dog', confidence: 0.77 }]);
+
+    // Act
+    const deleted = await owner.api.delete(`${base}/label/cat?delete_samples=true`);
+
+    // Assess: the carriers of cat are gone, d.bin stays without its guess, e.bin keeps its own.
+    expect(deleted.status, deleted.text).toBe(200);
+    const d = await sample(owner, base, ids['d.bin']!);
+    expect(d.pending_annotations).toBeUndefined();
+    expect(d.pending_from_job).toBeUndefined();
+    expect((await sample(owner, base, ids['e.bin']!)).pending_annotations).toEqual([{ label: 'dog', confidence: 0.77 }]);
+    const pending = await owner.api.get(`${base}/sample?pending=true`);
+    expect(pending.body.map((s: Json) => s.path)).toEqual(['e.bin']);
+    expect((await owner.api.get(`${base}/sample`)).body.map((s: Json) => s.path)).toEqual(['c.bin', 'd.bin', 'e.bin']);
   });
 });
 
