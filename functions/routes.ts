@@ -359,7 +359,7 @@ export const routes = {
   },
   deleteJob: {
     method: 'DELETE', path: `${RESOURCE}/job/{job_id}`, group: 'jobs', access: 'write', tag: 'jobs',
-    summary: 'Delete an ended job and its outputs (409 while it is live)', params: JobPathParams, status: 200, response: Job,
+    summary: "Delete an ended job and its outputs (409 while it is live, while a job after it in its chain has still to end, or while it made the model's recorded artifact)", params: JobPathParams, status: 200, response: Job,
   },
   cancelJob: {
     method: 'POST', path: `${RESOURCE}/job/{job_id}/cancel`, group: 'jobs', access: 'write', tag: 'jobs',

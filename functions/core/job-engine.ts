@@ -256,6 +256,22 @@ async function childrenOf(jobId: string): Promise<JobRecord[]> {
   return (await Promise.all(ids.map(loadJobRecord))).filter((j): j is JobRecord => j !== undefined);
 }
 
+/**
+ * The first job among a job's dependents, however deep, that has still to end: it will read what the
+ * chain before it made (a model job starts from the model its chain trained), so the job must stay.
+ */
+export async function waitingDependent(jobId: string): Promise<JobRecord | undefined> {
+  const seen = new Set([jobId]);
+  for (let level = [jobId]; level.length; ) {
+    const children = (await Promise.all(level.map(childrenOf))).flat().filter((child) => !seen.has(child.id));
+    const waiting = children.find((child) => !TERMINAL.includes(child.status));
+    if (waiting) return waiting;
+    for (const child of children) seen.add(child.id);
+    level = children.map((child) => child.id);
+  }
+  return undefined;
+}
+
 /** A pointer from a parent job to a dependent, so the parent's end can start or fail it. */
 export const childLinkItem = (parentId: string, childId: string) => ({
   pk: `job#${childId}`,

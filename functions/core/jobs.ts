@@ -7,7 +7,7 @@ import { deleteItem, getItem, isConditionalCheckFailure, putItem, queryPages, wr
 import { executionNameOf, jobItem, jobKey, type JobRecord, jobsOfResource, specKey, TERMINAL } from './entities/job';
 import { versionKey } from './entities/version';
 import { BadRequest, Conflict, NotFound, Unprocessable } from './errors';
-import { childLinkItem, failChildren, jobOutputPrefix, loadJobRecord, resultOf, transition } from './job-engine';
+import { childLinkItem, failChildren, jobOutputPrefix, loadJobRecord, resultOf, transition, waitingDependent } from './job-engine';
 import { loadModel } from './models';
 import type { ModelRecord } from './entities/model';
 import { missingFor } from './model-jobs';
@@ -233,6 +233,8 @@ export async function deleteJob(caller: Caller, ownerId: string, kind: JobKind, 
   // A Done job's outputs are recorded before it is Done: a model's recorded artifact cannot go from under it.
   const recorded = kind === 'model' ? Object.values((await loadModel(caller, ownerId, resourceId)).artifacts ?? {}).find((a) => a?.job_id === jobId) : undefined;
   if (recorded) throw new Conflict(`the model's ${recorded.format} artifact is this job's output: train or export again before deleting the job`);
+  const waiting = await waitingDependent(jobId);
+  if (waiting) throw new Conflict(`job ${waiting.id} (${waiting.action}) after it in its chain is ${waiting.status}: let it end or cancel it first`);
   try {
     await deleteItem(jobKey(jobId), { ConditionExpression: '#revision = :expected', ExpressionAttributeNames: { '#revision': 'revision' }, ExpressionAttributeValues: { ':expected': job.revision } });
   } catch (error) {

@@ -195,6 +195,33 @@ describe('submission', () => {
   });
 });
 
+describe('deleting a job', () => {
+  it('answers 409 while a job after it in its chain, however deep, has still to end, and deletes it once that one ended', { timeout: 90_000 }, async () => {
+    // Arrange: validate and analyze end quickly; the sleep after them runs on.
+    const [first, second, third] = await submit({ actions: ['validate', 'analyze', 'sleep'], specs: { sleep: { seconds: 60 } } });
+    await waitFor('the sleep running', () => job(third!), (j) => j.status === 'Running');
+    expect((await job(first!)).status).toBe('Done');
+    expect((await job(second!)).status).toBe('Done');
+
+    // Act
+    const refusedFirst = await owner.api.delete(jobPath(first!));
+    const refusedSecond = await owner.api.delete(jobPath(second!));
+    expect((await owner.api.post(`${jobPath(third!)}/cancel`)).status).toBe(200);
+    expect((await ended(third!)).status).toBe('Canceled');
+    const deleted = await owner.api.delete(jobPath(first!));
+
+    // Assess: refused with the reason and kept whole until the chain ended; then gone.
+    for (const refused of [refusedFirst, refusedSecond]) {
+      expect(refused.status, refused.text).toBe(409);
+      expect(refused.body).toMatchObject({ code: 'conflict', error_desc: expect.stringContaining(`job ${third} (sleep) after it in its chain is Running`) });
+    }
+    expect(deleted.status, deleted.text).toBe(200);
+    expect(deleted.body).toMatchObject({ id: first, status: 'Done' });
+    expect((await owner.api.get(jobPath(first!))).status).toBe(404);
+    expect((await owner.api.get(`${jobPath(second!)}/file`)).status).toBe(200);
+  });
+});
+
 describe('deleting the dataset', () => {
   it('cancels its live jobs first, and the jobs and their outputs go with it', { timeout: 60_000 }, async () => {
     // Arrange: a dataset of its own, with a long job running on it.
