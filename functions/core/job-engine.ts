@@ -166,12 +166,11 @@ const FINALIZABLE: readonly JobStatus[] = ['Pending', 'Running', 'Canceling', 'R
 /** Finalize: the compute ended well; the job is Done with the worker's result, and its children may start. */
 export async function finalizeJob(jobId: string): Promise<void> {
   const job = await loadJobRecord(jobId);
-  if (!job) return;
-  const worker = await readJsonObject<WorkerStatus>(`${jobOutputPrefix(jobId)}status.json`);
-  const finishedOn = new Date().toISOString();
   // Outputs are published only for a job that is becoming Done: one canceled while its compute finished
   // (or already ended) must not leave a dataset version or a model record behind.
-  if (!FINALIZABLE.includes(job.status)) return;
+  if (!job || !FINALIZABLE.includes(job.status)) return;
+  const worker = await readJsonObject<WorkerStatus>(`${jobOutputPrefix(jobId)}status.json`);
+  const finishedOn = new Date().toISOString();
   if (job.action === 'dataset_convert') await registerOutputVersion(job);
   if (job.kind === 'model') await recordModelJobOutput(job);
   const done = await transition(jobId, FINALIZABLE, 'Done', {

@@ -155,38 +155,50 @@ async function labelResult(name: string, run: () => Promise<number>): Promise<La
   }
 }
 
-/** Each sample carrying `label`, IN_FLIGHT at a time; answers how many there were. */
-async function forEachSampleWith(datasetId: string, label: string, fn: (sample: SampleRecord) => Promise<void>): Promise<number> {
+/** Each sample the filter keeps, IN_FLIGHT at a time; answers how many there were. */
+async function forEachSampleWhere(datasetId: string, filter: { expression: string; names: Record<string, string>; values: Record<string, unknown> }, fn: (sample: SampleRecord) => Promise<void>): Promise<number> {
   let count = 0;
   const base = samplesOfDataset(datasetId);
-  const carrying = queryPages({
+  const kept = queryPages({
     ...base,
-    FilterExpression: 'contains(#labels, :label)',
-    ExpressionAttributeNames: { '#labels': 'labels' },
-    ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ':label': label },
+    FilterExpression: filter.expression,
+    ExpressionAttributeNames: filter.names,
+    ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ...filter.values },
   });
-  for await (const page of carrying) {
+  for await (const page of kept) {
     await mapLimited(page as unknown as SampleRecord[], IN_FLIGHT, fn);
     count += page.length;
   }
   return count;
 }
 
-/** Rewrite the annotations of each sample carrying `label`; a sample edited meanwhile is re-read and redone. */
-function rewriteSamplesWith(datasetId: string, label: string, rewrite: (annotations: Annotation[]) => Annotation[]): Promise<number> {
-  return forEachSampleWith(datasetId, label, async (found) => {
-    let sample: SampleRecord | undefined = found;
-    for (let attempt = 0; sample && attempt < RETRIES; attempt++) {
-      try {
-        await changeSample(datasetId, sample.id, { annotations: rewrite(sample.annotations) }, sample.revision);
-        return;
-      } catch (error) {
-        if (!isConditionalCheckFailure(error)) throw error;
-        sample = (await getItem(sampleKey(datasetId, sample.id), true)) as SampleRecord | undefined;
-      }
+/** Each sample carrying `label`. */
+const forEachSampleWith = (datasetId: string, label: string, fn: (sample: SampleRecord) => Promise<void>) =>
+  forEachSampleWhere(datasetId, { expression: 'contains(#labels, :label)', names: { '#labels': 'labels' }, values: { ':label': label } }, fn);
+
+/**
+ * Change one sample at the revision it was read at; a sample edited meanwhile is re-read and, while it
+ * still `needs` the change, redone.
+ */
+async function changeAtRevision(datasetId: string, found: SampleRecord, needs: (sample: SampleRecord) => boolean, change: (sample: SampleRecord) => Promise<unknown>): Promise<void> {
+  let sample: SampleRecord | undefined = found;
+  for (let attempt = 0; sample && needs(sample) && attempt < RETRIES; attempt++) {
+    try {
+      await change(sample);
+      return;
+    } catch (error) {
+      if (!isConditionalCheckFailure(error)) throw error;
+      sample = (await getItem(sampleKey(datasetId, sample.id), true)) as SampleRecord | undefined;
     }
-    if (sample) throw new Conflict(`sample ${sample.id} kept changing while the label was changed; retry`);
-  });
+  }
+  if (sample && needs(sample)) throw new Conflict(`sample ${sample.id} kept changing while the label was changed; retry`);
+}
+
+/** Rewrite the annotations of each sample carrying `label`. */
+function rewriteSamplesWith(datasetId: string, label: string, rewrite: (annotations: Annotation[]) => Annotation[]): Promise<number> {
+  return forEachSampleWith(datasetId, label, (found) =>
+    changeAtRevision(datasetId, found, () => true, (sample) => changeSample(datasetId, sample.id, { annotations: rewrite(sample.annotations) }, sample.revision)),
+  );
 }
 
 type Pending = NonNullable<SampleRecord['pendingAnnotations']>;
@@ -194,36 +206,11 @@ type Pending = NonNullable<SampleRecord['pendingAnnotations']>;
 /**
  * A model's guesses (pending annotations, on unlabelled samples, so the labels filter above does not find
  * them) follow a rename, or leave with a deleted label, so accepting one later never brings the old name
- * back. A sample changed meanwhile is re-read and redone; one labelled meanwhile has no guesses left.
+ * back. One labelled meanwhile has no guesses left, so needs nothing.
  */
 async function rewritePendingWith(datasetId: string, label: string, rewrite: (pending: Pending) => Pending): Promise<void> {
-  const base = samplesOfDataset(datasetId);
-  const guessing = queryPages({
-    ...base,
-    FilterExpression: 'size(#pending) > :none',
-    ExpressionAttributeNames: { '#pending': 'pendingAnnotations' },
-    ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ':none': 0 },
-  });
-  const naming = (sample: SampleRecord | undefined) => sample?.pendingAnnotations?.some((p) => p.label === label) ?? false;
-  for await (const page of guessing) {
-    await mapLimited((page as unknown as SampleRecord[]).filter(naming), IN_FLIGHT, async (found) => {
-      let sample: SampleRecord | undefined = found;
-      for (let attempt = 0; naming(sample) && attempt < RETRIES; attempt++) {
-        const next = rewrite(sample!.pendingAnnotations!);
-        try {
-          await updateItem(sampleKey(datasetId, sample!.id), {
-            UpdateExpression: `SET #lastModified = :now${next.length ? ', #pending = :pending' : ' REMOVE #pending, #from'} ADD #revision :one`,
-            ConditionExpression: 'attribute_exists(pk) AND #revision = :expected',
-            ExpressionAttributeNames: { '#pending': 'pendingAnnotations', '#lastModified': 'lastModified', '#revision': 'revision', ...(next.length ? {} : { '#from': 'pendingFromJob' }) },
-            ExpressionAttributeValues: { ':now': new Date().toISOString(), ':one': 1, ':expected': sample!.revision, ...(next.length ? { ':pending': next } : {}) },
-          });
-          return;
-        } catch (error) {
-          if (!isConditionalCheckFailure(error)) throw error;
-          sample = (await getItem(sampleKey(datasetId, sample!.id), true)) as SampleRecord | undefined;
-        }
-      }
-      if (naming(sample)) throw new Conflict(`sample ${sample!.id} kept changing while the label was changed; retry`);
-    });
-  }
+  const naming = (sample: SampleRecord) => sample.pendingAnnotations?.some((p) => p.label === label) ?? false;
+  await forEachSampleWhere(datasetId, { expression: 'size(#pending) > :none', names: { '#pending': 'pendingAnnotations' }, values: { ':none': 0 } }, (found) =>
+    changeAtRevision(datasetId, found, naming, (sample) => changeSample(datasetId, sample.id, { pending: rewrite(sample.pendingAnnotations!) }, sample.revision)),
+  );
 }

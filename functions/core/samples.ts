@@ -220,20 +220,22 @@ export async function updateSample(caller: Caller, ownerId: string, datasetId: s
 
 /**
  * One sample's editable fields, in one conditional update: it must exist and, when `expectedRevision` is
- * given, still be at it. Answers the sample as it is after.
+ * given, still be at it. `pending` replaces the model's guesses waiting for review. Answers the sample as
+ * it is after.
  */
 export async function changeSample(
   datasetId: string,
   sampleId: string,
-  change: { annotations?: Annotation[]; tags?: string[]; reviewState?: string; clearPending?: boolean },
+  change: { annotations?: Annotation[]; tags?: string[]; reviewState?: string; pending?: SampleRecord['pendingAnnotations']; clearPending?: boolean },
   expectedRevision?: number,
 ): Promise<SampleRecord> {
   const fields: Record<string, unknown> = { lastModified: new Date().toISOString() };
-  // Annotations set by a person settle any model guess waiting for review.
-  const clearPending = change.clearPending || change.annotations !== undefined;
+  // Annotations set by a person settle any model guess waiting for review; so does an empty list of guesses.
+  const clearPending = change.clearPending || change.annotations !== undefined || change.pending?.length === 0;
   if (change.annotations) Object.assign(fields, { annotations: change.annotations, labels: labelsOf(change.annotations) });
   if (change.tags) fields.tags = change.tags;
   if (change.reviewState) fields.reviewState = change.reviewState;
+  if (change.pending?.length && !clearPending) fields.pendingAnnotations = change.pending;
   const names = Object.fromEntries(Object.keys(fields).map((k) => [`#${k}`, k]));
   const values = Object.fromEntries(Object.entries(fields).map(([k, v]) => [`:${k}`, v]));
   return (await updateItem(sampleKey(datasetId, sampleId), {

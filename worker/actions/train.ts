@@ -202,18 +202,19 @@ async function fit(ctx: JobContext, action: 'train' | 'retrain'): Promise<Action
     { action, spec, labels, image_size: side, train_images: counts(fitted), val_images: counts(held), history: state.history, best: state.best, model_epoch: chosen.meta.epochs_trained, checkpoint_choose_method: inputs.checkpoint_choose_method, skipped, model: 'artifacts/model/' },
     { signal: ctx.signal },
   );
-  const last = state.history.find((h) => h.epoch === chosen.meta.epochs_trained);
+  // The chosen epoch's metrics, those with a value.
+  const final = chosen.meta.metrics;
   const rate = trainSeconds ? trainedImages / trainSeconds : undefined;
   return {
     status: 'Done',
     exitCode: 0,
-    message: `${action === 'train' ? 'trained' : 'retrained'} ${state.epoch} epochs; the model is epoch ${chosen.meta.epochs_trained}'s: val_accuracy ${last && Number.isFinite(last.val_accuracy) ? round(last.val_accuracy) : 'n/a'}`,
+    message: `${action === 'train' ? 'trained' : 'retrained'} ${state.epoch} epochs; the model is epoch ${chosen.meta.epochs_trained}'s: val_accuracy ${final.val_accuracy ?? 'n/a'}`,
     stats: [
       { metric: 'train_images', value: fitted.length },
       { metric: 'val_images', value: held.length },
       { metric: 'epochs', value: state.epoch },
       { metric: 'model_epoch', value: chosen.meta.epochs_trained },
-      ...Object.entries(last ? finiteMetrics(last) : {}).filter(([metric]) => metric === 'val_accuracy' || metric === 'accuracy').map(([metric, value]) => ({ metric, value })),
+      ...(['val_accuracy', 'accuracy'] as const).filter((metric) => final[metric] !== undefined).map((metric) => ({ metric, value: final[metric]! })),
       ...(rate ? [{ metric: 'images_per_second', value: round(rate, 1) }] : []),
       { metric: 'skipped', value: skipped.length },
     ],
