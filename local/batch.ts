@@ -111,9 +111,11 @@ export class LocalBatch {
     await this.emit(job, 'SUBMITTED');
     await this.emit(job, 'RUNNABLE');
     const maxAttempts = params.RetryStrategy?.Attempts ?? 1;
+    // `return await` throughout: a promise returned from inside try/finally is left unobserved while the
+    // finally block awaits, and a failure that settles then is an unhandled rejection.
     try {
       for (let number = 1; ; number++) {
-        if (job.terminated) return this.failed(job, job.terminated);
+        if (job.terminated) return await this.failed(job, job.terminated);
         const attempt = await this.runAttempt(job, number, params);
         job.attempts.push(attempt);
         if (attempt.Container.ExitCode === 0 && !job.stopping) {
@@ -123,7 +125,7 @@ export class LocalBatch {
         const stopping = job.stopping;
         job.stopping = undefined;
         const retry = !stopping?.final && number < maxAttempts && this.wantsRetry(params, attempt);
-        if (!retry) return this.failed(job, attempt.StatusReason);
+        if (!retry) return await this.failed(job, attempt.StatusReason);
       }
     } finally {
       this.byName.delete(job.name);
